@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Sessionization: the open-trace table keyed by 128-bit trace ID.
+ * A trace closes when no record arrived for gap_ns of event time (timer
+ * wheel keyed by event time), or early when a CLOSES_TRACE record is present,
+ * every parent referenced by the trace's nodes is present, and close_grace_ns
+ * of event time passed after that record. Records of a recently closed trace
+ * open a "late fragment" trace, flagged. Hard bounds: max_traces open traces
+ * (when full, the oldest open trace is closed early by "pressure") and
+ * max_nodes_per_trace (more nodes are dropped, the trace is marked
+ * truncated). Nodes come from the caller's node pool and go back to it (and
+ * their parent extensions to the ext pool) on release.
+ */
+#ifndef ALT_SESSION_H
+#define ALT_SESSION_H
+
+#include "alt_base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct alt_session_params {
+	uint64_t gap_ns;                /* default 2 s */
+	uint64_t close_grace_ns;        /* default 50 ms */
+	uint64_t tick_ns;               /* timer wheel granularity, default 1 ms */
+	uint32_t wheel_slots;           /* power of two, default 4096 */
+	uint32_t max_traces;            /* open traces, default 65536 */
+	uint32_t max_nodes_per_trace;   /* default 4096 */
+	uint32_t closed_cache;          /* recently closed IDs remembered, default 65536 */
+	uint64_t closed_ttl_ns;         /* how long (event time) a closed ID is remembered, default 4 * gap */
+};
+
+enum alt_closed_by {
+	ALT_CLOSED_GAP = 0,
+	ALT_CLOSED_CLOSES_TRACE = 1,
+	ALT_CLOSED_DRAIN = 2,
+	ALT_CLOSED_PRESSURE = 3,
+};
+const char *alt_closed_by_name(enum alt_closed_by c);  /* "gap", "closes_trace", "drain", "pressure" */
+
+/* Trace flags (the session sets TRUNCATED and LATE_FRAGMENT; the DAG builder
+ * reports INCOMPLETE, CYCLE and DUPLICATE_ID in its own result). */
+enum {
+	ALT_TF_TRUNCATED = 1u << 0,
+	ALT_TF_LATE_FRAGMENT = 1u << 1,
+};
+
+/* A trace handed out by alt_session_poll_closed. Public fields are read-only
+ * for the caller; the rest is the session's. */
+struct alt_trace {
+	struct alt_trace_id trace_id;
+	struct alt_node *nodes;         /* linked through next, most recent first */
+	uint32_t n_nodes;
+	uint32_t late_records;          /* nodes that arrived behind the watermark */
+	uint32_t dropped_nodes;         /* refused by max_nodes_per_trace */
+	uint16_t flags;                 /* ALT_TF_* */
+	uint8_t closed_by;              /* enum alt_closed_by */
+	uint8_t has_closer;             /* a CLOSES_TRACE node is present */
+	uint64_t first_ns;              /* min start_ns */
+	uint64_t last_ns;               /* max event time (start_ns) seen */
+	uint64_t closed_at_ns;          /* watermark when it closed */
+	/* private */
+	uint64_t deadline_ns;
+	struct alt_trace *hnext;        /* hash chain */
+	struct alt_trace *wnext;        /* wheel slot / closed list */
+	struct alt_trace *aprev, *anext; /* age list (oldest first) */
+	uint32_t wslot;
+	uint32_t state;
+};
+
+enum alt_session_add_result {
+	ALT_SESS_ADDED = 0,             /* attached to an open trace (new or existing) */
+	ALT_SESS_ADDED_LATE_FRAGMENT,   /* attached to a late-fragment trace */
+	ALT_SESS_DROPPED_TRACE_FULL,    /* node freed: trace at max_nodes_per_trace */
+};
+
+struct alt_session_stats {
+	uint64_t traces_opened;
+	uint64_t traces_closed[4];      /* by enum alt_closed_by */
+	uint64_t late_fragments;        /* late-fragment traces opened */
+	uint64_t nodes_dropped_trace_full;
+	uint64_t truncated;             /* traces marked truncated */
+	uint32_t open;                  /* open now */
+	uint32_t open_peak;
+	uint32_t closed_cache_used;
+};
+
+struct alt_session;
+
+size_t alt_session_memsize(const struct alt_session_params *p);
+/* Fill p with the defaults above. */
+void alt_session_params_default(struct alt_session_params *p);
+struct alt_session *alt_session_init(void *mem, const struct alt_session_params *p,
+				     struct alt_pool *node_pool, struct alt_pool *ext_pool);
+
+/* Add one node; ownership passes to the session (a dropped node is freed).
+ * late: it arrived behind the reorder watermark. Event time for the gap is
+ * n->start_ns. May close the oldest trace by pressure (see poll_closed). */
+enum alt_session_add_result alt_session_add(struct alt_session *s, struct alt_node *n, bool late);
+
+/* Advance event time to watermark: traces whose gap (or grace) expired are
+ * closed and queued for alt_session_poll_closed. */
+void alt_session_advance(struct alt_session *s, uint64_t watermark);
+
+/* Close the oldest open trace with closed_by = pressure (the caller's pools
+ * ran dry). Returns 0, or -ENOENT when no trace is open. */
+int alt_session_evict_oldest(struct alt_session *s);
+
+/* Close every open trace with closed_by = drain (end of input, shutdown). */
+void alt_session_drain(struct alt_session *s);
+
+/* Take up to cap closed traces, in closing order. */
+unsigned alt_session_poll_closed(struct alt_session *s, struct alt_trace **out, unsigned cap);
+
+/* Give a polled trace back: its nodes return to the pools. */
+void alt_session_release(struct alt_session *s, struct alt_trace *t);
+
+void alt_session_get_stats(const struct alt_session *s, struct alt_session_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ALT_SESSION_H */
