@@ -140,6 +140,16 @@ enum {
 	ALT_NF_LATE = 1u << 8,          /* arrived behind the reorder watermark */
 };
 
+/* Event time of a node: when its record came into being. A span record is
+ * written when the span finishes, so its event time is its end
+ * (start + duration); a point event's is its timestamp. Reordering, the
+ * watermark and inactivity gaps all run on this time. */
+static inline uint64_t
+alt_node_event_ns(const struct alt_node *n)
+{
+	return n->start_ns + n->duration_ns;
+}
+
 static inline uint64_t
 alt_node_parent(const struct alt_node *n, unsigned i)
 {

@@ -13,7 +13,9 @@
  *   node  := label [ '(' node (',' node)* ')' ]
  *   label := ['?'] ['@'] service '/' operation ['^' N]
  * '?' = has a missing parent, '@' = point event, '^N' = join of N parents.
- * Service and operation have '\', '(', ')', ',', ';', '/', '^' escaped with '\'.
+ * Service and operation have '\', '(', ')', ',', ';', '/', '^' escaped with '\';
+ * a '?' or '@' that starts the service is escaped too (so it cannot read as
+ * a marker). Identical sibling subtrees are recognised by node hash.
  */
 #ifndef ALT_SHAPE_H
 #define ALT_SHAPE_H
@@ -33,8 +35,11 @@ struct alt_shape_ws *alt_shape_ws_init(void *mem, uint32_t max_nodes);
 /* Shape hash of a built DAG; labels come from the intern table. */
 uint64_t alt_shape_hash(struct alt_shape_ws *ws, const struct alt_dag *d, const struct alt_intern *in);
 
-/* Canonical text into buf (NUL-terminated, truncated to cap-1). Returns the
- * full length the text needs (excluding NUL), like snprintf. */
+/* Canonical text into buf (NUL-terminated, truncated to cap-1; buf may be
+ * NULL when cap is 0). Returns the full length the text needs (excluding
+ * NUL), like snprintf; the length saturates at SIZE_MAX / 2 when the
+ * unfolding is huge (stacked diamonds double it per layer). Work stays
+ * polynomial: children are ordered comparing at most cap bytes. */
 size_t alt_shape_text(struct alt_shape_ws *ws, const struct alt_dag *d, const struct alt_intern *in,
 		      char *buf, size_t cap);
 

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * The DPDK layer of the appliance: options and configuration, ports and
+ * queues, worker lcores running the pipeline to completion, the control
+ * lcore (sinks, epoch merging, telemetry, shutdown). The only code that
+ * knows DPDK types.
+ */
+#ifndef ALT_DP_H
+#define ALT_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alt_net.h"
+#include "alt_pipe.h"
+
+#define ALT_DP_MAX_WORKERS 64
+#define ALT_DP_MAX_PORTS 16
+
+enum alt_dp_detail {
+	ALT_DP_DETAIL_SUMMARY = 0,
+	ALT_DP_DETAIL_FULL = 1,
+};
+
+/* Everything the appliance is configured with (defaults, then --config
+ * INI, then command-line options). */
+struct alt_dp_conf {
+	/* ports */
+	uint16_t udp_port[ALT_FMT_COUNT];
+	uint16_t rx_queues;             /* per port; 0 = one per worker */
+	uint16_t rx_desc;
+	uint32_t mbufs;
+	uint16_t burst;
+	bool promisc;
+	/* pipeline */
+	uint32_t workers;               /* 0 = every lcore but the main one */
+	uint64_t reorder_ms, bucket_us, gap_ms, grace_ms, epoch_ms;
+	uint32_t max_nodes, max_traces, max_nodes_per_trace, max_strings, closed_cache;
+	uint32_t topk;
+	uint32_t reasm_datagrams, reasm_mb, reasm_timeout_ms;
+	uint32_t max_encap;
+	/* outputs */
+	char dags[512];
+	char epochs[512];
+	char summary[512];
+	enum alt_dp_detail detail;
+	bool shape_text;
+	bool once;
+	uint32_t idle_exit_ms;
+	uint32_t out_blocks;            /* output blocks per worker */
+	bool quiet;
+};
+
+void alt_dp_conf_default(struct alt_dp_conf *c);
+/* Parse the application arguments (after EAL's). Returns 0, 1 when --help
+ * or --version was printed, or -1 after printing an error naming the bad
+ * option or value. */
+int alt_dp_conf_parse(struct alt_dp_conf *c, int argc, char **argv, const char *prog);
+/* Apply an INI file (rte_cfgfile). Returns 0 or -1 after printing an error
+ * naming the file, section and key. */
+int alt_dp_conf_load(struct alt_dp_conf *c, const char *path);
+/* Fill the pipeline configuration from the appliance configuration. */
+void alt_dp_conf_pipe(const struct alt_dp_conf *c, struct alt_pipe_cfg *pc);
+
+/* Run the appliance after rte_eal_init: returns the process exit code. */
+int alt_dp_run(struct alt_dp_conf *c);
+
+#endif /* ALT_DP_H */

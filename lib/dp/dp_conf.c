@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Appliance configuration: one table of settings, each with its INI
+ * section/key, its command-line option, its range and its default. Every
+ * error names the option (or file/section/key) and the bad value.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cfgfile.h>
+
+#include "alt_dp.h"
+
+enum opt_type {
+	OPT_U32,
+	OPT_U64,
+	OPT_U16,
+	OPT_BOOL,
+	OPT_STR,
+	OPT_PORTS,
+	OPT_DETAIL,
+};
+
+struct opt {
+	const char *name;       /* --name and INI key */
+	const char *section;    /* INI section */
+	enum opt_type type;
+	size_t off;
+	uint64_t min, max;
+	const char *help;
+};
+
+#define OFF(f) offsetof(struct alt_dp_conf, f)
+
+static const struct opt opts[] = {
+	{ "udp-ports", "ports", OPT_PORTS, 0, 0, 0,
+	  "format=port list, e.g. atr=7839,xtrace=7831,jaeger-compact=6831,jaeger-binary=6832 (port 0 disables a format)" },
+	{ "rx-queues", "ports", OPT_U16, OFF(rx_queues), 0, 64, "RX queues per port (0 = one per worker)" },
+	{ "rx-desc", "ports", OPT_U16, OFF(rx_desc), 64, 16384, "RX descriptors per queue" },
+	{ "mbufs", "ports", OPT_U32, OFF(mbufs), 1024, 16777216, "mbufs in the packet pool" },
+	{ "burst", "ports", OPT_U16, OFF(burst), 1, 512, "RX burst size" },
+	{ "promisc", "ports", OPT_BOOL, OFF(promisc), 0, 1, "promiscuous mode (a mirror port needs it)" },
+	{ "max-encap", "ports", OPT_U32, OFF(max_encap), 0, 4, "tunnel levels decapsulated (GRE, ERSPAN, VXLAN)" },
+	{ "workers", "pipeline", OPT_U32, OFF(workers), 0, ALT_DP_MAX_WORKERS, "worker lcores (0 = all but the main lcore)" },
+	{ "reorder-ms", "pipeline", OPT_U64, OFF(reorder_ms), 0, 600000, "event-time reorder window" },
+	{ "bucket-us", "pipeline", OPT_U64, OFF(bucket_us), 1, 1000000, "reorder bucket granularity" },
+	{ "gap-ms", "pipeline", OPT_U64, OFF(gap_ms), 1, 3600000, "inactivity gap that closes a trace (event time)" },
+	{ "grace-ms", "pipeline", OPT_U64, OFF(grace_ms), 0, 600000, "grace after CLOSES_TRACE before an early close" },
+	{ "epoch-ms", "pipeline", OPT_U64, OFF(epoch_ms), 1, 3600000, "statistics epoch (event time)" },
+	{ "max-nodes", "pools", OPT_U32, OFF(max_nodes), 1024, 1u << 30, "records held per worker (node pool)" },
+	{ "max-traces", "pools", OPT_U32, OFF(max_traces), 16, 1u << 26, "open traces per worker" },
+	{ "max-nodes-per-trace", "pools", OPT_U32, OFF(max_nodes_per_trace), 2, 1u << 20, "records kept per trace" },
+	{ "max-strings", "pools", OPT_U32, OFF(max_strings), 16, 1u << 24, "distinct service/operation names per worker" },
+	{ "closed-cache", "pools", OPT_U32, OFF(closed_cache), 16, 1u << 26, "closed trace IDs remembered for late fragments" },
+	{ "reasm-datagrams", "pools", OPT_U32, OFF(reasm_datagrams), 1, 1u << 20, "IP datagrams in reassembly per worker" },
+	{ "reasm-mb", "pools", OPT_U32, OFF(reasm_mb), 1, 65536, "reassembly memory per worker (MiB)" },
+	{ "reasm-timeout-ms", "pools", OPT_U32, OFF(reasm_timeout_ms), 1, 600000, "reassembly timeout" },
+	{ "out-blocks", "pools", OPT_U32, OFF(out_blocks), 4, 1u << 20, "64 KiB output blocks per worker" },
+	{ "top-k", "outputs", OPT_U32, OFF(topk), 1, 256, "service pairs listed per epoch" },
+	{ "dags", "outputs", OPT_STR, OFF(dags), 0, 0, "write closed traces as JSON lines to FILE" },
+	{ "dag-detail", "outputs", OPT_DETAIL, OFF(detail), 0, 0, "summary|full: full adds every span" },
+	{ "epochs", "outputs", OPT_STR, OFF(epochs), 0, 0, "write per-epoch statistics as JSON lines to FILE" },
+	{ "summary", "outputs", OPT_STR, OFF(summary), 0, 0, "write the final accounting as one JSON object to FILE" },
+	{ "shape-text", "outputs", OPT_BOOL, OFF(shape_text), 0, 1, "add the canonical shape text to each trace" },
+	{ "once", "run", OPT_BOOL, OFF(once), 0, 1, "stop when every port was idle for --idle-exit-ms" },
+	{ "idle-exit-ms", "run", OPT_U32, OFF(idle_exit_ms), 1, 86400000, "idle time that ends a --once run" },
+	{ "quiet", "run", OPT_BOOL, OFF(quiet), 0, 1, "no summary on stdout" },
+};
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+void
+alt_dp_conf_default(struct alt_dp_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->udp_port[ALT_FMT_ATR] = 7839;
+	c->udp_port[ALT_FMT_XTRACE] = 7831;
+	c->udp_port[ALT_FMT_JAEGER_COMPACT] = 6831;
+	c->udp_port[ALT_FMT_JAEGER_BINARY] = 6832;
+	c->rx_queues = 0;
+	c->rx_desc = 1024;
+	c->mbufs = 16384;
+	c->burst = 32;
+	c->promisc = true;
+	c->max_encap = 2;
+	c->workers = 1;
+	c->reorder_ms = 200;
+	c->bucket_us = 1000;
+	c->gap_ms = 2000;
+	c->grace_ms = 50;
+	c->epoch_ms = 1000;
+	c->max_nodes = 1u << 20;
+	c->max_traces = 1u << 17;
+	c->max_nodes_per_trace = 4096;
+	c->max_strings = 1u << 16;
+	c->closed_cache = 1u << 17;
+	c->topk = 10;
+	c->reasm_datagrams = 1024;
+	c->reasm_mb = 32;
+	c->reasm_timeout_ms = 1000;
+	c->out_blocks = 256;
+	c->detail = ALT_DP_DETAIL_SUMMARY;
+	c->idle_exit_ms = 1000;
+}
+
+static int
+parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (s == NULL || *s == '\0' || *s == '-')
+		return -1;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 0);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*v = x;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, bool *b)
+{
+	static const char *const yes[] = { "1", "yes", "true", "on" };
+	static const char *const no[] = { "0", "no", "false", "off" };
+
+	for (unsigned i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*b = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*b = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* "atr=7839,xtrace=7831,...": formats not named keep their port. */
+static int
+parse_ports(struct alt_dp_conf *c, const char *s, char *err, size_t errlen)
+{
+	char buf[256];
+	char *save = NULL;
+	uint16_t ports[ALT_FMT_COUNT];
+
+	if (strlen(s) >= sizeof(buf)) {
+		snprintf(err, errlen, "list too long");
+		return -1;
+	}
+	memcpy(ports, c->udp_port, sizeof(ports));
+	strcpy(buf, s);
+	for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		uint64_t v;
+		int f;
+
+		if (eq == NULL) {
+			snprintf(err, errlen, "'%s' is not format=port", tok);
+			return -1;
+		}
+		*eq = '\0';
+		f = alt_wire_format_parse(tok);
+		if (f < 0) {
+			snprintf(err, errlen, "unknown format '%s' (atr, xtrace, jaeger-compact, jaeger-binary)", tok);
+			return -1;
+		}
+		if (parse_u64(eq + 1, &v) != 0 || v > 65535) {
+			snprintf(err, errlen, "bad port '%s' for %s", eq + 1, tok);
+			return -1;
+		}
+		ports[f] = (uint16_t)v;
+	}
+	for (unsigned i = 0; i < ALT_FMT_COUNT; i++)
+		for (unsigned j = i + 1; j < ALT_FMT_COUNT; j++)
+			if (ports[i] != 0 && ports[i] == ports[j]) {
+				snprintf(err, errlen, "%s and %s share port %u", alt_wire_format_name(i),
+					 alt_wire_format_name(j), ports[i]);
+				return -1;
+			}
+	memcpy(c->udp_port, ports, sizeof(ports));
+	return 0;
+}
+
+/* Set one option from text. Returns 0 or -1 with err filled. */
+static int
+opt_set(struct alt_dp_conf *c, const struct opt *o, const char *val, char *err, size_t errlen)
+{
+	uint8_t *base = (uint8_t *)c;
+	uint64_t v;
+	bool b;
+
+	if (val == NULL) {
+		snprintf(err, errlen, "needs a value");
+		return -1;
+	}
+	switch (o->type) {
+	case OPT_U16:
+	case OPT_U32:
+	case OPT_U64:
+		if (parse_u64(val, &v) != 0) {
+			snprintf(err, errlen, "'%s' is not a non-negative integer", val);
+			return -1;
+		}
+		if (v < o->min || v > o->max) {
+			snprintf(err, errlen, "%" PRIu64 " is out of range %" PRIu64 "..%" PRIu64, v, o->min, o->max);
+			return -1;
+		}
+		if (o->type == OPT_U16)
+			*(uint16_t *)(base + o->off) = (uint16_t)v;
+		else if (o->type == OPT_U32)
+			*(uint32_t *)(base + o->off) = (uint32_t)v;
+		else
+			*(uint64_t *)(base + o->off) = v;
+		return 0;
+	case OPT_BOOL:
+		if (parse_bool(val, &b) != 0) {
+			snprintf(err, errlen, "'%s' is not a boolean (yes/no, true/false, 1/0, on/off)", val);
+			return -1;
+		}
+		*(bool *)(base + o->off) = b;
+		return 0;
+	case OPT_STR:
+		if (strlen(val) >= sizeof(c->dags)) {
+			snprintf(err, errlen, "path too long");
+			return -1;
+		}
+		strcpy((char *)(base + o->off), val);
+		return 0;
+	case OPT_DETAIL:
+		if (strcmp(val, "summary") == 0)
+			c->detail = ALT_DP_DETAIL_SUMMARY;
+		else if (strcmp(val, "full") == 0)
+			c->detail = ALT_DP_DETAIL_FULL;
+		else {
+			snprintf(err, errlen, "'%s' is not summary or full", val);
+			return -1;
+		}
+		return 0;
+	case OPT_PORTS:
+		return parse_ports(c, val, err, errlen);
+	}
+	return -1;
+}
+
+static void
+usage(const char *prog)
+{
+	struct alt_dp_conf d;
+
+	alt_dp_conf_default(&d);
+	printf("Usage: %s [EAL options] -- [options]\n\n"
+	       "Reconstructs distributed traces from tracing UDP traffic (ATR/1, Jaeger agent\n"
+	       "Thrift compact/binary, X-Trace reports) read from DPDK ports, and writes closed\n"
+	       "traces and per-epoch statistics as JSON lines.\n\n"
+	       "Options (an INI file given with --config sets the same keys; options win):\n"
+	       "  --config FILE              INI configuration (see drivers-config/)\n",
+	       prog);
+	for (size_t i = 0; i < N_OPTS; i++) {
+		const struct opt *o = &opts[i];
+		char name[64];
+		const uint8_t *base = (const uint8_t *)&d;
+
+		snprintf(name, sizeof(name), "--%s%s", o->name,
+			 o->type == OPT_BOOL ? "" : o->type == OPT_STR ? " FILE" : " N");
+		if (o->type == OPT_PORTS)
+			snprintf(name, sizeof(name), "--%s LIST", o->name);
+		if (o->type == OPT_DETAIL)
+			snprintf(name, sizeof(name), "--%s MODE", o->name);
+		printf("  %-26s %s", name, o->help);
+		switch (o->type) {
+		case OPT_U16: printf(" [%u]", *(const uint16_t *)(base + o->off)); break;
+		case OPT_U32: printf(" [%u]", *(const uint32_t *)(base + o->off)); break;
+		case OPT_U64: printf(" [%" PRIu64 "]", *(const uint64_t *)(base + o->off)); break;
+		case OPT_BOOL: printf(" [%s]", *(const bool *)(base + o->off) ? "on" : "off"); break;
+		case OPT_DETAIL: printf(" [summary]"); break;
+		default: break;
+		}
+		printf("\n");
+	}
+	printf("  --no-OPTION                turns a boolean option off (e.g. --no-promisc)\n"
+	       "  --help, --version\n\n"
+	       "Example (no NIC, no hugepages):\n"
+	       "  %s -l 0-1 --no-huge -m 512 --no-pci --file-prefix demo \\\n"
+	       "     --vdev net_pcap0,rx_pcap=traffic.pcap -- --once --dags dags.jsonl --epochs epochs.jsonl\n",
+	       prog);
+}
+
+static const struct opt *
+opt_find(const char *name)
+{
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (strcmp(opts[i].name, name) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+/*
+ * Parse the application's part of argv: "--name value", "--name=value",
+ * booleans as "--name" / "--no-name" / "--name=yes". --config is applied
+ * first wherever it stands, so options always override the file.
+ */
+int
+alt_dp_conf_parse(struct alt_dp_conf *c, int argc, char **argv, const char *prog)
+{
+	char err[256];
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 || strncmp(argv[i], "--config=", 9) == 0) {
+			const char *path = argv[i][8] == '=' ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : NULL);
+			if (path == NULL) {
+				fprintf(stderr, "%s: --config needs a file\n", prog);
+				return -1;
+			}
+			if (alt_dp_conf_load(c, path) != 0)
+				return -1;
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		char name[64];
+		const char *val = NULL;
+		const struct opt *o;
+		bool negate = false;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(prog);
+			return 1;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("altair 0.1.0\n");
+			return 1;
+		}
+		if (strcmp(a, "--config") == 0) {
+			i++;
+			continue;
+		}
+		if (strncmp(a, "--config=", 9) == 0)
+			continue;
+		if (strncmp(a, "--", 2) != 0) {
+			fprintf(stderr, "%s: unexpected argument '%s' (options start with --; see --help)\n", prog, a);
+			return -1;
+		}
+		const char *eq = strchr(a, '=');
+		size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (nlen >= sizeof(name)) {
+			fprintf(stderr, "%s: unknown option '%s' (see --help)\n", prog, a);
+			return -1;
+		}
+		memcpy(name, a + 2, nlen);
+		name[nlen] = '\0';
+		o = opt_find(name);
+		if (o == NULL && strncmp(name, "no-", 3) == 0) {
+			o = opt_find(name + 3);
+			if (o != NULL && o->type == OPT_BOOL && eq == NULL)
+				negate = true;
+			else
+				o = NULL;
+		}
+		if (o == NULL) {
+			fprintf(stderr, "%s: unknown option '--%s' (see --help)\n", prog, name);
+			return -1;
+		}
+		if (eq != NULL)
+			val = eq + 1;
+		else if (o->type == OPT_BOOL)
+			val = negate ? "no" : "yes";
+		else if (i + 1 < argc)
+			val = argv[++i];
+		if (opt_set(c, o, val, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: --%s: %s\n", prog, o->name, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Apply an INI file. Sections and keys are the option names grouped as in
+ * --help ([ports], [pipeline], [pools], [outputs], [run]); an unknown
+ * section or key is an error, so a typo never passes silently.
+ */
+int
+alt_dp_conf_load(struct alt_dp_conf *c, const char *path)
+{
+	struct rte_cfgfile *cf = rte_cfgfile_load(path, 0);
+	char err[256];
+	int rc = -1;
+	int ns;
+
+	if (cf == NULL) {
+		fprintf(stderr, "altair: cannot load config '%s': %s\n", path, strerror(errno ? errno : EINVAL));
+		return -1;
+	}
+	ns = rte_cfgfile_num_sections(cf, NULL, 0);
+	char (*names)[CFG_NAME_LEN] = calloc(ns > 0 ? (size_t)ns : 1, CFG_NAME_LEN);
+	char **ptrs = calloc(ns > 0 ? (size_t)ns : 1, sizeof(char *));
+	if (names == NULL || ptrs == NULL)
+		goto out;
+	for (int i = 0; i < ns; i++)
+		ptrs[i] = names[i];
+	rte_cfgfile_sections(cf, ptrs, ns);
+	for (int s = 0; s < ns; s++) {
+		int ne = rte_cfgfile_section_num_entries(cf, names[s]);
+		bool known = false;
+
+		for (size_t i = 0; i < N_OPTS; i++)
+			known |= strcmp(opts[i].section, names[s]) == 0;
+		if (!known) {
+			fprintf(stderr, "altair: %s: unknown section [%s] (ports, pipeline, pools, outputs, run)\n",
+				path, names[s]);
+			goto out;
+		}
+		if (ne <= 0)
+			continue;
+		struct rte_cfgfile_entry *ent = calloc((size_t)ne, sizeof(*ent));
+		if (ent == NULL)
+			goto out;
+		rte_cfgfile_section_entries(cf, names[s], ent, ne);
+		for (int e = 0; e < ne; e++) {
+			const struct opt *o = opt_find(ent[e].name);
+			if (o == NULL || strcmp(o->section, names[s]) != 0) {
+				fprintf(stderr, "altair: %s: [%s] unknown key '%s'\n", path, names[s], ent[e].name);
+				free(ent);
+				goto out;
+			}
+			if (opt_set(c, o, ent[e].value, err, sizeof(err)) != 0) {
+				fprintf(stderr, "altair: %s: [%s] %s: %s\n", path, names[s], ent[e].name, err);
+				free(ent);
+				goto out;
+			}
+		}
+		free(ent);
+	}
+	rc = 0;
+out:
+	free(ptrs);
+	free(names);
+	rte_cfgfile_close(cf);
+	return rc;
+}
+
+void
+alt_dp_conf_pipe(const struct alt_dp_conf *c, struct alt_pipe_cfg *pc)
+{
+	alt_pipe_cfg_default(pc);
+	pc->reorder_ns = c->reorder_ms * 1000000ULL;
+	pc->bucket_ns = c->bucket_us * 1000ULL;
+	pc->gap_ns = c->gap_ms * 1000000ULL;
+	pc->grace_ns = c->grace_ms * 1000000ULL;
+	pc->epoch_ns = c->epoch_ms * 1000000ULL;
+	pc->max_nodes = c->max_nodes;
+	pc->max_traces = c->max_traces;
+	pc->max_nodes_per_trace = c->max_nodes_per_trace;
+	pc->max_strings = c->max_strings;
+	pc->closed_cache = c->closed_cache;
+	pc->want_shape_text = c->shape_text;
+	if (pc->stats.topk < c->topk * 4)
+		pc->stats.topk = c->topk * 4;
+}

@@ -1,0 +1,539 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * The control lcore: writes sinks from the workers' rings, merges epoch
+ * partials and writes an epoch once every worker has passed it, decides
+ * when to stop (signal or --once idle), and reports the final accounting.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+
+#include "dp_private.h"
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static FILE *
+open_sink(const char *path)
+{
+	FILE *f;
+
+	if (path[0] == '\0')
+		return NULL;
+	if (strcmp(path, "-") == 0)
+		return stdout;
+	f = fopen(path, "w");
+	if (f == NULL)
+		fprintf(stderr, "altair: cannot open '%s' for writing: %s\n", path, strerror(errno));
+	else
+		setvbuf(f, NULL, _IOFBF, 1 << 20);
+	return f;
+}
+
+int
+alt_dp_ctl_open(struct alt_dp_app *a)
+{
+	const struct alt_dp_conf *c = a->conf;
+
+	if (c->dags[0] && (a->dags = open_sink(c->dags)) == NULL)
+		return -1;
+	if (c->epochs[0] && (a->epochs = open_sink(c->epochs)) == NULL)
+		return -1;
+	a->epoch_line_cap = 4u << 20;
+	a->epoch_line = malloc(a->epoch_line_cap);
+	return a->epoch_line == NULL ? -1 : 0;
+}
+
+/* Write (or drop) one worker's finished output blocks. */
+static unsigned
+drain_blocks(struct alt_dp_app *a, struct worker *w)
+{
+	void *objs[32];
+	unsigned n = rte_ring_sc_dequeue_burst(w->out_ring, objs, 32, NULL);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct out_block *b = objs[i];
+		if (a->dags != NULL) {
+			if (fwrite(b->data, 1, b->len, a->dags) != b->len)
+				a->dag_write_errors += b->lines;
+			else
+				a->dag_lines_written += b->lines;
+		}
+		b->len = 0;
+		b->lines = 0;
+		rte_ring_sp_enqueue(w->free_blocks, b);
+	}
+	return n;
+}
+
+static struct pending_epoch *
+pending_find(struct alt_dp_app *a, uint64_t epoch, bool create)
+{
+	struct pending_epoch *freeslot = NULL;
+
+	for (unsigned i = 0; i < MAX_PENDING_EPOCHS; i++) {
+		struct pending_epoch *p = &a->pending[i];
+		if (p->used && p->epoch == epoch)
+			return p;
+		if (!p->used && freeslot == NULL)
+			freeslot = p;
+	}
+	if (!create || freeslot == NULL)
+		return NULL;
+	if (freeslot->st == NULL) {
+		freeslot->st = alt_pipe_stats_new(a->workers[0].pipe);
+		if (freeslot->st == NULL)
+			return NULL;
+	}
+	alt_stats_reset(freeslot->st, epoch);
+	freeslot->used = true;
+	freeslot->epoch = epoch;
+	freeslot->last_wall_ns = 0;
+	return freeslot;
+}
+
+static void
+write_epoch(struct alt_dp_app *a, struct pending_epoch *p)
+{
+	uint64_t now = mono_ns();
+	double delay = p->last_wall_ns && now > p->last_wall_ns ? (double)(now - p->last_wall_ns) / 1e6 : 0.0;
+	const struct alt_dp_conf *c = a->conf;
+	size_t len;
+
+	if (a->n_delay < sizeof(a->delay_ms) / sizeof(a->delay_ms[0]))
+		a->delay_ms[a->n_delay++] = delay;
+	len = alt_pipe_format_epoch(p->st, p->epoch, c->epoch_ms * 1000000ULL, delay, c->topk,
+				    a->epoch_line, a->epoch_line_cap);
+	if (a->epochs != NULL) {
+		if (len >= a->epoch_line_cap || fwrite(a->epoch_line, 1, len, a->epochs) != len)
+			a->epoch_write_errors++;
+		else
+			a->epoch_lines++;
+		fflush(a->epochs);
+	}
+	const struct alt_stats_counters *sc = alt_stats_counters_const(p->st);
+	snprintf(a->last_epoch_summary, sizeof(a->last_epoch_summary),
+		 "epoch %" PRIu64 ": %" PRIu64 " records, %" PRIu64 " traces closed, %" PRIu64
+		 " late, delay %.3f ms", p->epoch, sc->records, sc->traces_closed, sc->late, delay);
+	p->used = false;
+}
+
+/* Epochs every active worker has passed are complete: write them in order.
+ * A worker that never decoded a record does not hold epochs back. */
+static void
+flush_epochs(struct alt_dp_app *a, bool all)
+{
+	uint64_t min_progress = UINT64_MAX;
+
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		struct worker *w = &a->workers[i];
+		/* acquire: pairs with the worker's release store after enqueueing */
+		uint64_t p = __atomic_load_n(&w->epoch_progress, __ATOMIC_ACQUIRE);
+		if (alt_pipe_counters(w->pipe)->records_decoded == 0 && p == 0)
+			continue;
+		if (p < min_progress)
+			min_progress = p;
+	}
+	for (;;) {
+		struct pending_epoch *best = NULL;
+		for (unsigned i = 0; i < MAX_PENDING_EPOCHS; i++) {
+			struct pending_epoch *p = &a->pending[i];
+			if (p->used && (best == NULL || p->epoch < best->epoch))
+				best = p;
+		}
+		if (best == NULL || (!all && best->epoch >= min_progress))
+			return;
+		write_epoch(a, best);
+	}
+}
+
+static unsigned
+drain_epochs(struct alt_dp_app *a, struct worker *w)
+{
+	void *objs[8];
+	unsigned n = rte_ring_sc_dequeue_burst(w->epoch_ring, objs, 8, NULL);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct epoch_obj *o = objs[i];
+		struct pending_epoch *p = pending_find(a, o->epoch, true);
+		if (p != NULL) {
+			alt_stats_merge(p->st, o->st);
+			if (o->wall_ns > p->last_wall_ns)
+				p->last_wall_ns = o->wall_ns;
+		} else {
+			a->epochs_overflow++;
+		}
+		rte_ring_sp_enqueue(w->free_epochs, o);
+	}
+	return n;
+}
+
+static void
+poll_workers(struct alt_dp_app *a)
+{
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		drain_blocks(a, &a->workers[i]);
+		drain_epochs(a, &a->workers[i]);
+	}
+	flush_epochs(a, false);
+}
+
+/*
+ * Run until a signal, or with --once until every port was idle for
+ * idle_exit_ms; then tell the workers to drain and keep emptying their
+ * rings until every one is done.
+ */
+int
+alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
+{
+	const struct alt_dp_conf *c = a->conf;
+	uint64_t last_rx = 0, last_change = mono_ns();
+	bool stopping = false;
+
+	for (;;) {
+		poll_workers(a);
+		uint64_t now = mono_ns();
+		if (!stopping) {
+			uint64_t rx = 0;
+			for (unsigned i = 0; i < a->nworkers; i++)
+				rx += __atomic_load_n(&a->workers[i].rx_seen, __ATOMIC_ACQUIRE);
+			if (rx != last_rx) {
+				last_rx = rx;
+				last_change = now;
+			}
+			bool idle = c->once && now - last_change >= (uint64_t)c->idle_exit_ms * 1000000ULL;
+			if (*sig || idle) {
+				if (*sig && !c->quiet)
+					fprintf(stderr, "altair: signal %d: draining\n", (int)*sig);
+				stopping = true;
+				for (unsigned i = 0; i < a->nworkers; i++)
+					__atomic_store_n(&a->workers[i].stop, 1, __ATOMIC_RELEASE);
+			}
+		} else {
+			unsigned done = 0;
+			for (unsigned i = 0; i < a->nworkers; i++)
+				done += __atomic_load_n(&a->workers[i].done, __ATOMIC_ACQUIRE) != 0;
+			if (done == a->nworkers)
+				break;
+		}
+		usleep(200);
+	}
+	a->end_ns = mono_ns();
+	return 0;
+}
+
+void
+alt_dp_ctl_finish(struct alt_dp_app *a)
+{
+	/* Workers are done: take what is left, then every pending epoch. */
+	poll_workers(a);
+	flush_epochs(a, true);
+	if (a->dags != NULL && a->dags != stdout && fclose(a->dags) != 0)
+		a->dag_write_errors++;
+	else if (a->dags == stdout)
+		fflush(stdout);
+	if (a->epochs != NULL && a->epochs != stdout && fclose(a->epochs) != 0)
+		a->epoch_write_errors++;
+	a->dags = NULL;
+	a->epochs = NULL;
+}
+
+void
+alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		const struct worker *w = &a->workers[i];
+		const struct alt_pipe_counters *pc = alt_pipe_counters(w->pipe);
+		struct alt_net_reasm_stats rs;
+		struct alt_pipe_mem_stats ms;
+		const struct alt_wire_ctx *wc = alt_pipe_wire_ctx(w->pipe);
+
+		t->rx_pkts += w->rx_pkts;
+		t->rx_bytes += w->rx_bytes;
+		t->multiseg += w->multiseg;
+		for (unsigned k = 0; k < ALT_NET_OUTCOME_COUNT; k++) {
+			t->net.outcome[k] += w->net.outcome[k];
+			t->dgram_net[k] += w->dgram_net[k];
+		}
+		for (unsigned k = 0; k < ALT_NET_ENCAP_COUNT; k++)
+			t->net.encap[k] += w->net.encap[k];
+		for (unsigned k = 0; k < ALT_WIRE_REASON_COUNT; k++) {
+			t->pkt_wire[k] += w->pkt_wire[k];
+			t->dgram_wire[k] += w->dgram_wire[k];
+		}
+		t->dgram_nested_frag += w->dgram_nested_frag;
+		alt_net_reasm_get_stats(w->reasm, &rs);
+		t->reasm.frags_in += rs.frags_in;
+		for (unsigned k = 0; k < ALT_NET_REASM_OUTCOME_COUNT; k++) {
+			t->reasm.frags[k] += rs.frags[k];
+			t->reasm.datagrams[k] += rs.datagrams[k];
+		}
+		t->reasm.frags_pending += rs.frags_pending;
+		t->reasm.blocks_peak += rs.blocks_peak;
+		t->pipe.records_decoded += pc->records_decoded;
+		for (unsigned k = 0; k < ALT_PIPE_REC_COUNT; k++)
+			t->pipe.records[k] += pc->records[k];
+		for (unsigned k = 0; k < 4; k++)
+			t->pipe.traces_closed[k] += pc->traces_closed[k];
+		for (unsigned k = 0; k < ALT_WIRE_REASON_COUNT; k++)
+			t->pipe.rejected[k] += pc->rejected[k];
+		t->pipe.late += pc->late;
+		t->pipe.traces_flagged += pc->traces_flagged;
+		t->pipe.traces_incomplete += pc->traces_incomplete;
+		t->pipe.late_fragments += pc->late_fragments;
+		t->pipe.pressure_closes += pc->pressure_closes;
+		t->pipe.parents_truncated += pc->parents_truncated;
+		t->pipe.foreign_refs += pc->foreign_refs;
+		t->pipe.epochs_lost += pc->epochs_lost;
+		t->pipe.dag_too_big += pc->dag_too_big;
+		t->pending += alt_pipe_pending(w->pipe);
+		t->atr_frames_lost += wc->atr_frames_lost;
+		t->jaeger_batches_lost += wc->jaeger_batches_lost;
+		t->jaeger_client_dropped += wc->jaeger_client_dropped_spans;
+		t->lines += w->lines;
+		t->lines_dropped += w->lines_dropped;
+		t->detail_truncated += w->detail_truncated;
+		t->epochs_dropped += w->epochs_dropped;
+		t->busy_tsc += w->busy_tsc;
+		alt_pipe_mem_stats(w->pipe, &ms);
+		t->mem.total_bytes += ms.total_bytes;
+		t->mem.nodes_peak += ms.nodes_peak;
+		t->mem.traces_peak += ms.traces_peak;
+		t->mem.reorder_peak += ms.reorder_peak;
+	}
+}
+
+/* ---- the final report ---- */
+
+struct kv {
+	char name[64];
+	uint64_t v;
+};
+
+/* Packet outcomes: every received frame under exactly one name. */
+static unsigned
+packet_outcomes(const struct alt_dp_totals *t, struct kv *out, unsigned cap)
+{
+	unsigned n = 0;
+
+#define ADD(nm, val)                                                          \
+	do {                                                                  \
+		if ((val) != 0 && n < cap) {                                  \
+			snprintf(out[n].name, sizeof(out[n].name), "%s", nm); \
+			out[n].v = (val);                                     \
+			n++;                                                  \
+		}                                                             \
+	} while (0)
+	char nm[64];
+
+	ADD("parsed", t->pkt_wire[ALT_WIRE_OK]);
+	for (unsigned r = 1; r < ALT_WIRE_REASON_COUNT; r++) {
+		snprintf(nm, sizeof(nm), "rejected_%s", alt_wire_reason_name(r));
+		ADD(nm, t->pkt_wire[r]);
+	}
+	for (unsigned o = ALT_NET_NOT_IP; o < ALT_NET_OUTCOME_COUNT; o++) {
+		if (alt_net_outcome_malformed(o))
+			snprintf(nm, sizeof(nm), "malformed_%s", alt_net_outcome_name(o));
+		else
+			snprintf(nm, sizeof(nm), "%s", alt_net_outcome_name(o));
+		ADD(nm, t->net.outcome[o]);
+	}
+	ADD("fragment_reassembled", t->reasm.frags[ALT_NET_REASM_COMPLETE]);
+	for (unsigned r = ALT_NET_REASM_DUPLICATE; r < ALT_NET_REASM_OUTCOME_COUNT; r++) {
+		snprintf(nm, sizeof(nm), "fragment_dropped_%s", alt_net_reasm_outcome_name(r));
+		ADD(nm, t->reasm.frags[r]);
+	}
+	ADD("fragment_pending", (uint64_t)t->reasm.frags_pending);
+#undef ADD
+	return n;
+}
+
+static unsigned
+datagram_outcomes(const struct alt_dp_totals *t, struct kv *out, unsigned cap)
+{
+	unsigned n = 0;
+	char nm[64];
+
+	for (unsigned r = 0; r < ALT_WIRE_REASON_COUNT; r++) {
+		uint64_t v = t->dgram_wire[r];
+		if (v == 0 || n >= cap)
+			continue;
+		if (r == ALT_WIRE_OK)
+			snprintf(nm, sizeof(nm), "parsed");
+		else
+			snprintf(nm, sizeof(nm), "rejected_%s", alt_wire_reason_name(r));
+		snprintf(out[n].name, sizeof(out[n].name), "%s", nm);
+		out[n++].v = v;
+	}
+	for (unsigned o = ALT_NET_FRAGMENT; o < ALT_NET_OUTCOME_COUNT; o++) {
+		uint64_t v = t->dgram_net[o];
+		if (v == 0 || n >= cap)
+			continue;
+		snprintf(out[n].name, sizeof(out[n].name), "%s%s", alt_net_outcome_malformed(o) ? "malformed_" : "",
+			 alt_net_outcome_name(o));
+		out[n++].v = v;
+	}
+	return n;
+}
+
+static void
+json_kvs(FILE *f, const struct kv *kv, unsigned n)
+{
+	fputc('{', f);
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", kv[i].name, kv[i].v);
+	fputc('}', f);
+}
+
+static int
+dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void
+write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_totals *t,
+		   const struct kv *pk, unsigned npk, const struct kv *dg, unsigned ndg,
+		   double wall_s, double busy_s, double d50, double d99)
+{
+	struct kv rec[ALT_PIPE_REC_COUNT + 1];
+	unsigned nrec = 0;
+
+	for (unsigned i = 0; i < ALT_PIPE_REC_COUNT; i++) {
+		snprintf(rec[nrec].name, sizeof(rec[nrec].name), "%s", alt_pipe_rec_outcome_name(i));
+		rec[nrec++].v = t->pipe.records[i];
+	}
+	if (t->pending) {
+		snprintf(rec[nrec].name, sizeof(rec[nrec].name), "pending");
+		rec[nrec++].v = t->pending;
+	}
+	fprintf(f, "{\"packets\":{\"received\":%" PRIu64 ",\"by_outcome\":", t->rx_pkts);
+	json_kvs(f, pk, npk);
+	fprintf(f, ",\"encapsulation\":{");
+	for (unsigned e = 0; e < ALT_NET_ENCAP_COUNT; e++)
+		fprintf(f, "%s\"%s\":%" PRIu64, e ? "," : "", alt_net_encap_name(e), t->net.encap[e]);
+	fprintf(f, "}},\"datagrams\":{\"reassembled\":%" PRIu64 ",\"by_outcome\":",
+		t->reasm.datagrams[ALT_NET_REASM_COMPLETE]);
+	json_kvs(f, dg, ndg);
+	fprintf(f, "},\"records\":{\"decoded\":%" PRIu64 ",\"by_outcome\":", t->pipe.records_decoded);
+	json_kvs(f, rec, nrec);
+	fprintf(f, ",\"late\":%" PRIu64 ",\"parents_truncated\":%" PRIu64 ",\"foreign_refs\":%" PRIu64 "}",
+		t->pipe.late, t->pipe.parents_truncated, t->pipe.foreign_refs);
+	fprintf(f, ",\"traces\":{\"closed\":%" PRIu64 ",\"by_closed_by\":{",
+		t->pipe.traces_closed[0] + t->pipe.traces_closed[1] + t->pipe.traces_closed[2] +
+			t->pipe.traces_closed[3]);
+	for (unsigned k = 0; k < 4; k++)
+		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", alt_closed_by_name(k), t->pipe.traces_closed[k]);
+	fprintf(f, "},\"flagged\":%" PRIu64 ",\"incomplete\":%" PRIu64 ",\"late_fragments\":%" PRIu64 "}",
+		t->pipe.traces_flagged, t->pipe.traces_incomplete, t->pipe.late_fragments);
+	fprintf(f, ",\"loss\":{\"atr_frames_lost\":%" PRIu64 ",\"jaeger_batches_lost\":%" PRIu64
+		",\"jaeger_client_dropped_spans\":%" PRIu64 "}",
+		t->atr_frames_lost, t->jaeger_batches_lost, t->jaeger_client_dropped);
+	fprintf(f, ",\"outputs\":{\"dag_lines\":%" PRIu64 ",\"dag_lines_dropped\":%" PRIu64
+		",\"dag_write_errors\":%" PRIu64 ",\"detail_truncated\":%" PRIu64 ",\"epoch_lines\":%" PRIu64
+		",\"epoch_write_errors\":%" PRIu64 ",\"epochs_lost\":%" PRIu64 "}",
+		a->dag_lines_written, t->lines_dropped, a->dag_write_errors, t->detail_truncated, a->epoch_lines,
+		a->epoch_write_errors, t->pipe.epochs_lost + t->epochs_dropped + a->epochs_overflow);
+	fprintf(f, ",\"ports\":[");
+	for (unsigned p = 0; p < a->nports; p++)
+		fprintf(f, "%s{\"port\":%u,\"rx_queues\":%u,\"rss\":%s,\"ipackets\":%" PRIu64 ",\"imissed\":%" PRIu64
+			",\"ierrors\":%" PRIu64 ",\"rx_nombuf\":%" PRIu64 "}",
+			p ? "," : "", p, a->port_nq[p], a->port_rss[p] ? "true" : "false",
+			a->port_stats[p].ipackets, a->port_stats[p].imissed, a->port_stats[p].ierrors,
+			a->port_stats[p].rx_nombuf);
+	fprintf(f, "],\"workers\":%u,\"memory\":{\"pipeline_bytes\":%zu,\"nodes_peak\":%u,\"traces_peak\":%u,"
+		"\"reorder_peak\":%u}",
+		a->nworkers, t->mem.total_bytes, t->mem.nodes_peak, t->mem.traces_peak, t->mem.reorder_peak);
+	fprintf(f, ",\"epoch_delay_ms\":{\"p50\":%.3f,\"p99\":%.3f}", d50, d99);
+	fprintf(f, ",\"wall_s\":%.6f,\"busy_s\":%.6f}\n", wall_s, busy_s);
+}
+
+/*
+ * Print the accounting on stdout (unless --quiet) and write --summary.
+ * Returns -1 when the sums do not balance (a bug: say so loudly).
+ */
+int
+alt_dp_ctl_report(struct alt_dp_app *a)
+{
+	const struct alt_dp_conf *c = a->conf;
+	struct alt_dp_totals t;
+	struct kv pk[128], dg[64];
+	unsigned npk, ndg;
+	uint64_t psum = 0, rsum = 0;
+	double wall_s = (double)(a->end_ns - a->start_ns) / 1e9;
+	double busy_s;
+	double d50 = 0, d99 = 0;
+	int rc = 0;
+
+	alt_dp_totals(a, &t);
+	busy_s = (double)t.busy_tsc / (double)rte_get_tsc_hz();
+	npk = packet_outcomes(&t, pk, 128);
+	ndg = datagram_outcomes(&t, dg, 64);
+	for (unsigned i = 0; i < npk; i++)
+		psum += pk[i].v;
+	for (unsigned i = 0; i < ALT_PIPE_REC_COUNT; i++)
+		rsum += t.pipe.records[i];
+	rsum += t.pending;
+	if (a->n_delay) {
+		qsort(a->delay_ms, a->n_delay, sizeof(double), dbl_cmp);
+		d50 = a->delay_ms[(a->n_delay - 1) / 2];
+		d99 = a->delay_ms[(size_t)((a->n_delay - 1) * 0.99)];
+	}
+	if (psum != t.rx_pkts || rsum != t.pipe.records_decoded || t.pending != 0) {
+		fprintf(stderr, "altair: ACCOUNTING MISMATCH: packets %" PRIu64 " received vs %" PRIu64
+			" by outcome; records %" PRIu64 " decoded vs %" PRIu64 " by outcome (%" PRIu64 " pending)\n",
+			t.rx_pkts, psum, t.pipe.records_decoded, rsum, t.pending);
+		rc = -1;
+	}
+	if (!c->quiet) {
+		printf("altair: %u worker(s), %.3f s wall, %.3f s busy\n", a->nworkers, wall_s, busy_s);
+		printf("packets  received %" PRIu64 " (%" PRIu64 " bytes)\n", t.rx_pkts, t.rx_bytes);
+		for (unsigned i = 0; i < npk; i++)
+			printf("  %-32s %" PRIu64 "\n", pk[i].name, pk[i].v);
+		if (t.reasm.datagrams[ALT_NET_REASM_COMPLETE]) {
+			printf("datagrams reassembled %" PRIu64 "\n", t.reasm.datagrams[ALT_NET_REASM_COMPLETE]);
+			for (unsigned i = 0; i < ndg; i++)
+				printf("  %-32s %" PRIu64 "\n", dg[i].name, dg[i].v);
+		}
+		printf("records  decoded %" PRIu64 " (late %" PRIu64 ")\n", t.pipe.records_decoded, t.pipe.late);
+		for (unsigned i = 0; i < ALT_PIPE_REC_COUNT; i++)
+			printf("  %-32s %" PRIu64 "\n", alt_pipe_rec_outcome_name(i), t.pipe.records[i]);
+		printf("traces   closed %" PRIu64 " (gap %" PRIu64 ", closes_trace %" PRIu64 ", drain %" PRIu64
+		       ", pressure %" PRIu64 "), flagged %" PRIu64 ", incomplete %" PRIu64 "\n",
+		       t.pipe.traces_closed[0] + t.pipe.traces_closed[1] + t.pipe.traces_closed[2] +
+			       t.pipe.traces_closed[3],
+		       t.pipe.traces_closed[0], t.pipe.traces_closed[1], t.pipe.traces_closed[2],
+		       t.pipe.traces_closed[3], t.pipe.traces_flagged, t.pipe.traces_incomplete);
+		printf("loss     ATR frames %" PRIu64 ", Jaeger batches %" PRIu64 ", client-dropped spans %" PRIu64 "\n",
+		       t.atr_frames_lost, t.jaeger_batches_lost, t.jaeger_client_dropped);
+		printf("outputs  %" PRIu64 " trace lines (%" PRIu64 " dropped), %" PRIu64 " epoch lines, epoch delay p50 %.3f ms p99 %.3f ms\n",
+		       a->dag_lines_written, t.lines_dropped, a->epoch_lines, d50, d99);
+		printf("balance  packets %s, records %s\n", psum == t.rx_pkts ? "ok" : "MISMATCH",
+		       rsum == t.pipe.records_decoded && t.pending == 0 ? "ok" : "MISMATCH");
+	}
+	if (c->summary[0]) {
+		FILE *f = strcmp(c->summary, "-") == 0 ? stdout : fopen(c->summary, "w");
+		if (f == NULL) {
+			fprintf(stderr, "altair: cannot write summary '%s': %s\n", c->summary, strerror(errno));
+			return -1;
+		}
+		write_summary_json(f, a, &t, pk, npk, dg, ndg, wall_s, busy_s, d50, d99);
+		if (f != stdout)
+			fclose(f);
+	}
+	if (a->dag_write_errors || a->epoch_write_errors)
+		rc = -1;
+	return rc;
+}

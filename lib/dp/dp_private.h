@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Private to lib/dp: the worker context, output blocks, epoch objects and
+ * the application state shared by the control lcore and telemetry.
+ */
+#ifndef ALT_DP_PRIVATE_H
+#define ALT_DP_PRIVATE_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include <rte_common.h>
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include "alt_dp.h"
+
+#define OUT_BLOCK_BYTES (64u * 1024)
+
+/* A block of complete JSON lines on its way from a worker to the writer. */
+struct out_block {
+	uint32_t len;
+	uint32_t lines;
+	char data[OUT_BLOCK_BYTES];
+};
+
+/* A worker's epoch partial on its way to the control lcore. */
+struct epoch_obj {
+	uint64_t epoch;
+	uint64_t wall_ns;
+	unsigned worker;
+	struct alt_stats *st;
+};
+
+/* One worker lcore. Written by that lcore only, except stop (control). */
+struct worker {
+	/* hot: the RX loop */
+	struct alt_pipe *pipe;
+	struct alt_net_reasm *reasm;
+	struct alt_net_cfg netcfg;
+	uint64_t now_ns;
+	uint16_t nq;
+	struct {
+		uint16_t port;
+		uint16_t queue;
+	} q[ALT_DP_MAX_PORTS * 4];
+	/* counters, single writer */
+	uint64_t rx_pkts;
+	uint64_t rx_bytes;
+	uint64_t multiseg;
+	struct alt_net_counters net;                    /* per frame */
+	uint64_t pkt_wire[ALT_WIRE_REASON_COUNT];       /* tracing frames by decode result */
+	uint64_t dgram_net[ALT_NET_OUTCOME_COUNT];      /* reassembled datagrams by outcome */
+	uint64_t dgram_wire[ALT_WIRE_REASON_COUNT];     /* reassembled tracing datagrams by decode result */
+	uint64_t dgram_nested_frag;
+	uint64_t lines;
+	uint64_t lines_dropped;
+	uint64_t detail_truncated;
+	uint64_t epochs_dropped;
+	uint64_t busy_tsc;
+	/* output */
+	struct out_block *cur_block;
+	uint64_t last_flush_tsc;
+	char *line;
+	struct epoch_obj *cur_epoch_obj;
+	struct rte_ring *out_ring;      /* worker -> control: filled blocks */
+	struct rte_ring *free_blocks;   /* control -> worker: empty blocks */
+	struct rte_ring *epoch_ring;    /* worker -> control: finished epochs */
+	struct rte_ring *free_epochs;   /* control -> worker: spent epoch objects */
+	/* shared with control (atomics, see comments at use) */
+	uint64_t rx_seen;               /* release-stored copy of rx_pkts */
+	uint64_t epoch_progress;        /* epochs < this are reported */
+	int stop;
+	int done;
+	/* cold */
+	unsigned id;
+	unsigned lcore;
+	int socket;
+	uint8_t linear[65536 + 128];    /* multi-segment frames are copied here */
+} __rte_cache_aligned;
+
+#define MAX_PENDING_EPOCHS 64
+
+struct pending_epoch {
+	bool used;
+	uint64_t epoch;
+	uint64_t last_wall_ns;
+	struct alt_stats *st;
+};
+
+struct alt_dp_app {
+	struct alt_dp_conf *conf;
+	bool want_dags;
+	uint16_t nports;
+	uint16_t port_nq[ALT_DP_MAX_PORTS];
+	uint8_t port_rss[ALT_DP_MAX_PORTS];
+	struct rte_eth_stats port_stats[ALT_DP_MAX_PORTS];
+	unsigned nworkers;
+	struct worker *workers;
+	uint64_t start_ns;
+	uint64_t end_ns;
+	/* control: sinks */
+	FILE *dags;
+	FILE *epochs;
+	uint64_t dag_lines_written;
+	uint64_t dag_write_errors;
+	uint64_t epoch_lines;
+	uint64_t epoch_write_errors;
+	char *epoch_line;
+	size_t epoch_line_cap;
+	struct pending_epoch pending[MAX_PENDING_EPOCHS];
+	uint64_t epochs_overflow;
+	double delay_ms[4096];          /* processing delays, for the summary */
+	unsigned n_delay;
+	char last_epoch_summary[512];
+};
+
+extern struct alt_dp_app g_app;
+
+int alt_dp_ctl_open(struct alt_dp_app *a);
+int alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig);
+void alt_dp_ctl_finish(struct alt_dp_app *a);
+int alt_dp_ctl_report(struct alt_dp_app *a);
+void alt_dp_telemetry_register(struct alt_dp_app *a);
+
+/* Summed counters across workers (for reports and telemetry). */
+struct alt_dp_totals {
+	uint64_t rx_pkts, rx_bytes;
+	struct alt_net_counters net;
+	uint64_t pkt_wire[ALT_WIRE_REASON_COUNT];
+	uint64_t dgram_net[ALT_NET_OUTCOME_COUNT];
+	uint64_t dgram_wire[ALT_WIRE_REASON_COUNT];
+	uint64_t dgram_nested_frag;
+	struct alt_net_reasm_stats reasm;
+	struct alt_pipe_counters pipe;
+	uint64_t pending;
+	uint64_t atr_frames_lost, jaeger_batches_lost, jaeger_client_dropped;
+	uint64_t lines, lines_dropped, detail_truncated, epochs_dropped, multiseg;
+	uint64_t busy_tsc;
+	struct alt_pipe_mem_stats mem;
+	size_t pipe_bytes;
+};
+void alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t);
+
+#endif /* ALT_DP_PRIVATE_H */

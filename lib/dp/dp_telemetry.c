@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Telemetry commands, read with the stock dpdk-telemetry.py:
+ *   /altair/stats    totals: packets, records, traces, loss, outputs
+ *   /altair/workers  per-worker RX, records and busy time
+ *   /altair/memory   pool usage (nodes, traces, reorder) and peaks
+ *   /altair/epoch    the last epoch written, as text
+ * Handlers run on the telemetry thread and only read worker counters.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_telemetry.h>
+
+#include "dp_private.h"
+
+static int
+tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct alt_dp_totals t;
+	uint64_t closed = 0;
+
+	(void)cmd;
+	if (params != NULL && *params != '\0')
+		return -EINVAL;
+	alt_dp_totals(&g_app, &t);
+	for (unsigned k = 0; k < 4; k++)
+		closed += t.pipe.traces_closed[k];
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "rx_packets", t.rx_pkts);
+	rte_tel_data_add_dict_u64(d, "rx_bytes", t.rx_bytes);
+	rte_tel_data_add_dict_u64(d, "tracing_packets", t.net.outcome[ALT_NET_TRACING]);
+	rte_tel_data_add_dict_u64(d, "fragments", t.net.outcome[ALT_NET_FRAGMENT]);
+	rte_tel_data_add_dict_u64(d, "datagrams_reassembled", t.reasm.datagrams[ALT_NET_REASM_COMPLETE]);
+	rte_tel_data_add_dict_u64(d, "not_tracing", t.net.outcome[ALT_NET_NOT_IP] + t.net.outcome[ALT_NET_NOT_UDP] +
+						    t.net.outcome[ALT_NET_NOT_TRACING_PORT]);
+	uint64_t malformed = 0, rejected = 0;
+	for (unsigned o = 0; o < ALT_NET_OUTCOME_COUNT; o++)
+		if (alt_net_outcome_malformed(o))
+			malformed += t.net.outcome[o];
+	for (unsigned r = 1; r < ALT_WIRE_REASON_COUNT; r++)
+		rejected += t.pipe.rejected[r];
+	rte_tel_data_add_dict_u64(d, "malformed_packets", malformed);
+	rte_tel_data_add_dict_u64(d, "rejected_payloads", rejected);
+	rte_tel_data_add_dict_u64(d, "records_decoded", t.pipe.records_decoded);
+	for (unsigned i = 0; i < ALT_PIPE_REC_COUNT; i++) {
+		char k[64];
+		snprintf(k, sizeof(k), "records_%s", alt_pipe_rec_outcome_name(i));
+		rte_tel_data_add_dict_u64(d, k, t.pipe.records[i]);
+	}
+	rte_tel_data_add_dict_u64(d, "records_pending", t.pending);
+	rte_tel_data_add_dict_u64(d, "records_late", t.pipe.late);
+	rte_tel_data_add_dict_u64(d, "traces_closed", closed);
+	rte_tel_data_add_dict_u64(d, "traces_flagged", t.pipe.traces_flagged);
+	rte_tel_data_add_dict_u64(d, "traces_incomplete", t.pipe.traces_incomplete);
+	rte_tel_data_add_dict_u64(d, "traces_pressure_closed", t.pipe.pressure_closes);
+	rte_tel_data_add_dict_u64(d, "atr_frames_lost", t.atr_frames_lost);
+	rte_tel_data_add_dict_u64(d, "jaeger_batches_lost", t.jaeger_batches_lost);
+	rte_tel_data_add_dict_u64(d, "jaeger_client_dropped_spans", t.jaeger_client_dropped);
+	rte_tel_data_add_dict_u64(d, "dag_lines", t.lines);
+	rte_tel_data_add_dict_u64(d, "dag_lines_dropped", t.lines_dropped);
+	rte_tel_data_add_dict_u64(d, "epoch_lines", g_app.epoch_lines);
+	return 0;
+}
+
+static int
+tel_workers(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	if (params != NULL && *params != '\0')
+		return -EINVAL;
+	rte_tel_data_start_dict(d);
+	for (unsigned i = 0; i < g_app.nworkers; i++) {
+		const struct worker *w = &g_app.workers[i];
+		struct rte_tel_data *c = rte_tel_data_alloc();
+		char k[32];
+
+		if (c == NULL)
+			return -ENOMEM;
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_u64(c, "lcore", w->lcore);
+		rte_tel_data_add_dict_u64(c, "rx_queues", w->nq);
+		rte_tel_data_add_dict_u64(c, "rx_packets", w->rx_pkts);
+		rte_tel_data_add_dict_u64(c, "records_decoded", alt_pipe_counters(w->pipe)->records_decoded);
+		rte_tel_data_add_dict_u64(c, "busy_us", w->busy_tsc * 1000000ULL / rte_get_tsc_hz());
+		rte_tel_data_add_dict_u64(c, "watermark_ns", alt_pipe_watermark(w->pipe));
+		snprintf(k, sizeof(k), "worker%u", i);
+		rte_tel_data_add_dict_container(d, k, c, 0);
+	}
+	return 0;
+}
+
+static int
+tel_memory(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	if (params != NULL && *params != '\0')
+		return -EINVAL;
+	rte_tel_data_start_dict(d);
+	for (unsigned i = 0; i < g_app.nworkers; i++) {
+		struct alt_pipe_mem_stats m;
+		struct rte_tel_data *c = rte_tel_data_alloc();
+		char k[32];
+
+		if (c == NULL)
+			return -ENOMEM;
+		alt_pipe_mem_stats(g_app.workers[i].pipe, &m);
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_u64(c, "pipeline_bytes", m.total_bytes);
+		rte_tel_data_add_dict_u64(c, "nodes_in_use", m.nodes_in_use);
+		rte_tel_data_add_dict_u64(c, "nodes_peak", m.nodes_peak);
+		rte_tel_data_add_dict_u64(c, "nodes_capacity", m.nodes_cap);
+		rte_tel_data_add_dict_u64(c, "traces_open", m.traces_open);
+		rte_tel_data_add_dict_u64(c, "traces_peak", m.traces_peak);
+		rte_tel_data_add_dict_u64(c, "reorder_buffered", m.reorder_buffered);
+		rte_tel_data_add_dict_u64(c, "reorder_peak", m.reorder_peak);
+		rte_tel_data_add_dict_u64(c, "strings", m.strings);
+		snprintf(k, sizeof(k), "worker%u", i);
+		rte_tel_data_add_dict_container(d, k, c, 0);
+	}
+	return 0;
+}
+
+static int
+tel_epoch(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	if (params != NULL && *params != '\0')
+		return -EINVAL;
+	rte_tel_data_string(d, g_app.last_epoch_summary[0] ? g_app.last_epoch_summary : "no epoch yet");
+	return 0;
+}
+
+void
+alt_dp_telemetry_register(struct alt_dp_app *a)
+{
+	(void)a;
+	rte_telemetry_register_cmd("/altair/stats", tel_stats,
+				   "Totals: packets, records by outcome, traces, loss, outputs. No parameters.");
+	rte_telemetry_register_cmd("/altair/workers", tel_workers,
+				   "Per worker lcore: RX packets, records, busy time, watermark. No parameters.");
+	rte_telemetry_register_cmd("/altair/memory", tel_memory,
+				   "Per worker: pool usage and peaks (nodes, traces, reorder). No parameters.");
+	rte_telemetry_register_cmd("/altair/epoch", tel_epoch, "The last epoch written, as text. No parameters.");
+}

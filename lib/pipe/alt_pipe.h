@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * The per-worker trace pipeline, pure C: decode -> reorder -> sessionize ->
+ * DAG -> shape -> epoch statistics. One instance per worker lcore; no locks.
+ * All memory is taken once at create time through the caller's allocator
+ * (malloc in tests, hugepage memory on the NUMA socket in the appliance).
+ *
+ * Accounting: every decoded record ends under exactly one record outcome
+ * (ALT_PIPE_REC_OUTCOMES) once it has left the pipeline; until then it is
+ * pending (in the reorder buffer or in an open trace). After alt_pipe_drain
+ * nothing is pending.
+ */
+#ifndef ALT_PIPE_H
+#define ALT_PIPE_H
+
+#include "alt_base.h"
+#include "alt_dag.h"
+#include "alt_reorder.h"
+#include "alt_session.h"
+#include "alt_shape.h"
+#include "alt_stats.h"
+#include "alt_wire.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct alt_pipe_cfg {
+	uint64_t reorder_ns;            /* reorder window, default 200 ms */
+	uint64_t bucket_ns;             /* reorder granularity, default 1 ms */
+	uint64_t gap_ns;                /* inactivity gap, default 2 s */
+	uint64_t grace_ns;              /* CLOSES_TRACE grace, default 50 ms */
+	uint64_t epoch_ns;              /* statistics epoch, default 1 s */
+	uint32_t max_nodes;             /* node pool (records held), default 1 Mi */
+	uint32_t max_exts;              /* parent-extension pool, default max_nodes / 8 */
+	uint32_t max_traces;            /* open traces, default 128 Ki */
+	uint32_t max_nodes_per_trace;   /* default 4096 */
+	uint32_t closed_cache;          /* closed IDs remembered for late fragments, default 128 Ki */
+	uint32_t max_strings;           /* interned service/operation names, default 64 Ki */
+	uint32_t string_bytes;          /* default 4 MiB */
+	uint32_t max_records;           /* records per payload, default 4096 */
+	uint32_t arena_bytes;           /* decoder scratch arena, default 1 MiB */
+	uint32_t session_wheel_slots;   /* default 4096 (ticks of 1 ms) */
+	struct alt_stats_params stats;
+	bool want_shape_text;           /* compute canonical shape text for each trace */
+};
+
+void alt_pipe_cfg_default(struct alt_pipe_cfg *c);
+
+/* Record outcomes (final). X-macro: the name is the counter/JSON key. */
+#define ALT_PIPE_REC_OUTCOMES(X) \
+	X(IN_TRACE, "in_trace") \
+	X(LATE_FRAGMENT, "late_fragment") \
+	X(DROPPED_TRACE_FULL, "dropped_trace_full") \
+	X(DROPPED_NO_MEMORY, "dropped_no_memory")
+
+enum alt_pipe_rec_outcome {
+#define ALT_PIPE_REC_ENUM(e, s) ALT_PIPE_REC_##e,
+	ALT_PIPE_REC_OUTCOMES(ALT_PIPE_REC_ENUM)
+#undef ALT_PIPE_REC_ENUM
+	ALT_PIPE_REC_COUNT
+};
+const char *alt_pipe_rec_outcome_name(enum alt_pipe_rec_outcome o);
+
+/* Counters, single writer (the owning lcore); readers sum instances. */
+struct alt_pipe_counters {
+	uint64_t payloads[ALT_FMT_COUNT];               /* payloads offered, by format */
+	uint64_t payloads_ok;
+	uint64_t rejected[ALT_WIRE_REASON_COUNT];       /* payloads rejected, by reason */
+	uint64_t records_decoded;
+	uint64_t records[ALT_PIPE_REC_COUNT];           /* by final outcome */
+	uint64_t late;                                  /* records behind the watermark (also counted in an outcome) */
+	uint64_t parents_truncated;
+	uint64_t foreign_refs;
+	uint64_t traces_closed[4];                      /* by enum alt_closed_by */
+	uint64_t traces_flagged;                        /* closed with any flag */
+	uint64_t traces_incomplete;
+	uint64_t late_fragments;                        /* late-fragment traces emitted */
+	uint64_t pressure_closes;                       /* traces closed because a pool ran dry */
+	uint64_t epochs;                                /* epochs handed to the hook */
+	uint64_t epochs_lost;                           /* no statistics object available */
+	uint64_t dag_too_big;                           /* traces larger than the DAG workspace */
+};
+
+/* Flags of a closed trace, as reported ("flags":[...]). */
+#define ALT_PIPE_TRACE_FLAGS(X) \
+	X(INCOMPLETE, "incomplete") \
+	X(LATE_FRAGMENT, "late_fragment") \
+	X(TRUNCATED, "truncated") \
+	X(CYCLE, "cycle") \
+	X(DUPLICATE_ID, "duplicate_id") \
+	X(LATE_RECORDS, "late_records") \
+	X(ERROR, "error")
+
+enum {
+#define ALT_PIPE_TF_ENUM(e, s) ALT_PIPE_TFB_##e,
+	ALT_PIPE_TRACE_FLAGS(ALT_PIPE_TF_ENUM)
+#undef ALT_PIPE_TF_ENUM
+	ALT_PIPE_TFB_COUNT
+};
+#define ALT_PIPE_TF(name) (1u << ALT_PIPE_TFB_##name)
+const char *alt_pipe_trace_flag_name(unsigned bit);
+
+/* What a hook sees of one closed trace; valid during the call only. */
+struct alt_trace_view {
+	const struct alt_trace *trace;
+	const struct alt_dag *dag;      /* NULL if the trace exceeded the DAG workspace */
+	const struct alt_intern *intern;
+	uint64_t shape;
+	const char *shape_text;         /* NULL unless cfg.want_shape_text */
+	uint32_t flags;                 /* ALT_PIPE_TF(...) */
+	uint32_t records;               /* records the trace accounts for */
+};
+
+struct alt_pipe_hooks {
+	void *ctx;
+	/* A trace closed. Synchronous; copy what you keep. */
+	void (*trace_closed)(void *ctx, const struct alt_trace_view *v);
+	/* An epoch's partial statistics are complete on this pipe: ownership of
+	 * st passes to the hook. wall_ns: monotonic time the watermark passed
+	 * the epoch's end. */
+	void (*epoch_done)(void *ctx, uint64_t epoch, struct alt_stats *st, uint64_t wall_ns);
+	/* A fresh statistics object (the pipe resets it); NULL = none available
+	 * (that epoch's statistics are lost and counted). If stats_get is NULL the
+	 * pipe allocates with its allocator and never frees them: the hook must
+	 * return them with alt_pipe_stats_put. */
+	struct alt_stats *(*stats_get)(void *ctx);
+};
+
+/* Allocator for create: zeroed or not, aligned to 64 bytes. */
+struct alt_pipe_alloc {
+	void *(*alloc)(void *ctx, size_t size, const char *what);
+	void (*free)(void *ctx, void *p);
+	void *ctx;
+};
+
+struct alt_pipe;
+
+/* Create with cfg (NULL = defaults); alloc NULL = malloc. NULL on failure. */
+struct alt_pipe *alt_pipe_create(const struct alt_pipe_cfg *cfg, const struct alt_pipe_alloc *alloc,
+				 const struct alt_pipe_hooks *hooks);
+void alt_pipe_destroy(struct alt_pipe *p);
+
+/* Decode one payload into the pipe's decoder output (no feeding). */
+enum alt_wire_reason alt_pipe_decode(struct alt_pipe *p, enum alt_wire_format fmt,
+				     const uint8_t *buf, size_t len, const struct alt_wire_out **out);
+/* Feed decoded records (copied into pooled nodes; strings interned). */
+void alt_pipe_feed(struct alt_pipe *p, const struct alt_record *recs, unsigned n);
+/* Decode and feed. */
+enum alt_wire_reason alt_pipe_input(struct alt_pipe *p, enum alt_wire_format fmt,
+				    const uint8_t *buf, size_t len);
+/* Release what the watermark allows, close expired traces, analyse them,
+ * hand out finished epochs. Call once per burst (cheap when idle). */
+void alt_pipe_advance(struct alt_pipe *p);
+/* End of input: flush the reorder buffer, close every trace (drain), emit
+ * the last epoch. The pipe stays usable. */
+void alt_pipe_drain(struct alt_pipe *p);
+
+/* Return a statistics object obtained from the hook (when stats_get is NULL). */
+void alt_pipe_stats_put(struct alt_pipe *p, struct alt_stats *st);
+/* A statistics object of this pipe's parameters, for merging (allocated). */
+struct alt_stats *alt_pipe_stats_new(struct alt_pipe *p);
+
+const struct alt_pipe_counters *alt_pipe_counters(const struct alt_pipe *p);
+struct alt_wire_ctx *alt_pipe_wire_ctx(struct alt_pipe *p);
+const struct alt_intern *alt_pipe_intern(const struct alt_pipe *p);
+uint64_t alt_pipe_watermark(const struct alt_pipe *p);
+/* Records decoded but not yet under a final outcome. */
+uint64_t alt_pipe_pending(const struct alt_pipe *p);
+
+struct alt_pipe_mem_stats {
+	size_t total_bytes;             /* everything allocated at create */
+	uint32_t nodes_in_use, nodes_peak, nodes_cap;
+	uint32_t exts_in_use, exts_peak;
+	uint32_t traces_open, traces_peak;
+	uint32_t reorder_buffered, reorder_peak;
+	uint32_t strings;
+};
+void alt_pipe_mem_stats(const struct alt_pipe *p, struct alt_pipe_mem_stats *m);
+
+/* ---- JSON text (pipe_json.c) ---- */
+
+/* One --dags line (with '\n'): the summary object, plus "spans" when full.
+ * Returns the length needed (like snprintf); buf holds a truncated prefix
+ * when cap is too small. */
+size_t alt_pipe_format_trace(const struct alt_trace_view *v, bool full, char *buf, size_t cap);
+
+/* One --epochs line (with '\n'). topn: entries per list (top pairs, shapes). */
+size_t alt_pipe_format_epoch(const struct alt_stats *st, uint64_t epoch, uint64_t epoch_ns,
+			     double processing_delay_ms, unsigned topn, char *buf, size_t cap);
+
+/* JSON string escaping helper: appends "..." for s[0..len) to buf at *off. */
+void alt_json_str(char *buf, size_t cap, size_t *off, const char *s, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ALT_PIPE_H */

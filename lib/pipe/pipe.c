@@ -1,0 +1,655 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * The per-worker trace pipeline: decode -> reorder -> sessionize -> DAG ->
+ * shape -> epoch statistics.
+ */
+#include "alt_pipe.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define RELEASE_BURST 256
+#define CLOSED_BURST 64
+#define SHAPE_TEXT_CAP 4096
+
+struct alt_pipe {
+	/* hot: touched per record */
+	struct alt_pool nodes;
+	struct alt_pool exts;
+	struct alt_reorder *reorder;
+	struct alt_session *session;
+	struct alt_intern *intern;
+	struct alt_stats *cur;          /* statistics of the current epoch */
+	uint64_t cur_epoch;
+	bool have_epoch;
+	struct alt_pipe_counters cnt;
+
+	/* warm: per payload / per closed trace */
+	struct alt_wire_ctx *wire;
+	struct alt_wire_out out;
+	struct alt_dag_ws *dag;
+	struct alt_shape_ws *shape;
+	char *shape_text;
+	struct alt_pipe_hooks hooks;
+
+	/* cold */
+	struct alt_pipe_cfg cfg;
+	struct alt_pipe_alloc alloc;
+	size_t total_bytes;
+	void *blocks[16];
+	unsigned n_blocks;
+};
+
+static const char *const rec_outcome_names[] = {
+#define ALT_PIPE_REC_STR(e, s) s,
+	ALT_PIPE_REC_OUTCOMES(ALT_PIPE_REC_STR)
+#undef ALT_PIPE_REC_STR
+};
+
+static const char *const trace_flag_names[] = {
+#define ALT_PIPE_TF_STR(e, s) s,
+	ALT_PIPE_TRACE_FLAGS(ALT_PIPE_TF_STR)
+#undef ALT_PIPE_TF_STR
+};
+
+const char *
+alt_pipe_rec_outcome_name(enum alt_pipe_rec_outcome o)
+{
+	return (unsigned)o < ALT_PIPE_REC_COUNT ? rec_outcome_names[o] : "unknown";
+}
+
+const char *
+alt_pipe_trace_flag_name(unsigned bit)
+{
+	return bit < ALT_PIPE_TFB_COUNT ? trace_flag_names[bit] : "unknown";
+}
+
+void
+alt_pipe_cfg_default(struct alt_pipe_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->reorder_ns = 200ULL * 1000 * 1000;
+	c->bucket_ns = 1000ULL * 1000;
+	c->gap_ns = 2000ULL * 1000 * 1000;
+	c->grace_ns = 50ULL * 1000 * 1000;
+	c->epoch_ns = 1000ULL * 1000 * 1000;
+	c->max_nodes = 1u << 20;
+	c->max_exts = 0;        /* max_nodes / 8 */
+	c->max_traces = 1u << 17;
+	c->max_nodes_per_trace = 4096;
+	c->closed_cache = 1u << 17;
+	c->max_strings = 1u << 16;
+	c->string_bytes = 4u << 20;
+	c->max_records = 4096;
+	c->arena_bytes = 1u << 20;
+	c->session_wheel_slots = 4096;
+	alt_stats_params_default(&c->stats);
+	c->want_shape_text = false;
+}
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void *
+default_alloc(void *ctx, size_t size, const char *what)
+{
+	void *p = NULL;
+	(void)ctx;
+	(void)what;
+	if (posix_memalign(&p, 64, size ? size : 64) != 0)
+		return NULL;
+	return p;
+}
+
+static void
+default_free(void *ctx, void *p)
+{
+	(void)ctx;
+	free(p);
+}
+
+static void *
+pipe_take(struct alt_pipe *p, size_t size, const char *what)
+{
+	void *m;
+
+	if (p->n_blocks >= sizeof(p->blocks) / sizeof(p->blocks[0]))
+		return NULL;
+	m = p->alloc.alloc(p->alloc.ctx, size, what);
+	if (m == NULL)
+		return NULL;
+	p->blocks[p->n_blocks++] = m;
+	p->total_bytes += size;
+	return m;
+}
+
+static struct alt_stats *
+stats_fresh(struct alt_pipe *p, uint64_t epoch)
+{
+	struct alt_stats *st;
+
+	if (p->hooks.stats_get != NULL)
+		st = p->hooks.stats_get(p->hooks.ctx);
+	else
+		st = alt_pipe_stats_new(p);
+	if (st != NULL)
+		alt_stats_reset(st, epoch);
+	return st;
+}
+
+struct alt_stats *
+alt_pipe_stats_new(struct alt_pipe *p)
+{
+	size_t sz = alt_stats_memsize(&p->cfg.stats);
+	void *m = p->alloc.alloc(p->alloc.ctx, sz, "stats");
+
+	if (m == NULL)
+		return NULL;
+	return alt_stats_init(m, &p->cfg.stats);
+}
+
+void
+alt_pipe_stats_put(struct alt_pipe *p, struct alt_stats *st)
+{
+	if (st != NULL)
+		p->alloc.free(p->alloc.ctx, st);
+}
+
+/*
+ * Create a pipeline. Every table is sized from cfg and allocated here, once;
+ * nothing on the data path allocates.
+ */
+struct alt_pipe *
+alt_pipe_create(const struct alt_pipe_cfg *cfg, const struct alt_pipe_alloc *alloc,
+		const struct alt_pipe_hooks *hooks)
+{
+	struct alt_pipe_alloc def_alloc = { default_alloc, default_free, NULL };
+	struct alt_pipe *p;
+	struct alt_pipe_cfg c;
+	size_t sz;
+	void *m;
+
+	if (cfg != NULL)
+		c = *cfg;
+	else
+		alt_pipe_cfg_default(&c);
+	if (c.max_exts == 0)
+		c.max_exts = c.max_nodes / 8 + 64;
+	if (c.max_nodes == 0 || c.max_traces == 0 || c.max_nodes_per_trace == 0 || c.epoch_ns == 0 ||
+	    c.max_records == 0 || c.gap_ns == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (alloc == NULL)
+		alloc = &def_alloc;
+	p = alloc->alloc(alloc->ctx, sizeof(*p), "pipe");
+	if (p == NULL)
+		return NULL;
+	memset(p, 0, sizeof(*p));
+	p->cfg = c;
+	p->alloc = *alloc;
+	p->total_bytes = sizeof(*p);
+	if (hooks != NULL)
+		p->hooks = *hooks;
+
+	sz = alt_pool_memsize(sizeof(struct alt_node), c.max_nodes);
+	if ((m = pipe_take(p, sz, "nodes")) == NULL ||
+	    alt_pool_init(&p->nodes, m, sz, sizeof(struct alt_node), c.max_nodes) != 0)
+		goto fail;
+	sz = alt_pool_memsize(sizeof(struct alt_parent_ext), c.max_exts);
+	if ((m = pipe_take(p, sz, "parent exts")) == NULL ||
+	    alt_pool_init(&p->exts, m, sz, sizeof(struct alt_parent_ext), c.max_exts) != 0)
+		goto fail;
+
+	struct alt_reorder_params rp = { .window_ns = c.reorder_ns, .bucket_ns = c.bucket_ns };
+	sz = alt_reorder_memsize(&rp);
+	if (sz == 0 || (m = pipe_take(p, sz, "reorder")) == NULL ||
+	    (p->reorder = alt_reorder_init(m, &rp)) == NULL)
+		goto fail;
+
+	struct alt_session_params sp;
+	alt_session_params_default(&sp);
+	sp.gap_ns = c.gap_ns;
+	sp.close_grace_ns = c.grace_ns;
+	sp.max_traces = c.max_traces;
+	sp.max_nodes_per_trace = c.max_nodes_per_trace;
+	sp.closed_cache = c.closed_cache;
+	sp.closed_ttl_ns = 4 * c.gap_ns;
+	if (c.session_wheel_slots)
+		sp.wheel_slots = c.session_wheel_slots;
+	sz = alt_session_memsize(&sp);
+	if ((m = pipe_take(p, sz, "session")) == NULL ||
+	    (p->session = alt_session_init(m, &sp, &p->nodes, &p->exts)) == NULL)
+		goto fail;
+
+	sz = alt_intern_memsize(c.max_strings, c.string_bytes);
+	if ((m = pipe_take(p, sz, "strings")) == NULL ||
+	    (p->intern = alt_intern_init(m, c.max_strings, c.string_bytes)) == NULL)
+		goto fail;
+
+	sz = alt_dag_ws_memsize(c.max_nodes_per_trace);
+	if ((m = pipe_take(p, sz, "dag")) == NULL ||
+	    (p->dag = alt_dag_ws_init(m, c.max_nodes_per_trace)) == NULL)
+		goto fail;
+	sz = alt_shape_ws_memsize(c.max_nodes_per_trace);
+	if ((m = pipe_take(p, sz, "shape")) == NULL ||
+	    (p->shape = alt_shape_ws_init(m, c.max_nodes_per_trace)) == NULL)
+		goto fail;
+	if (c.want_shape_text && (p->shape_text = pipe_take(p, SHAPE_TEXT_CAP, "shape text")) == NULL)
+		goto fail;
+
+	sz = sizeof(struct alt_wire_ctx) + sizeof(struct alt_record) * (size_t)c.max_records +
+	     c.arena_bytes;
+	if ((m = pipe_take(p, sz, "decoder")) == NULL)
+		goto fail;
+	p->wire = m;
+	alt_wire_ctx_init(p->wire);
+	p->out.recs = (struct alt_record *)((uint8_t *)m + sizeof(struct alt_wire_ctx));
+	p->out.cap = c.max_records;
+	p->out.arena = (char *)(p->out.recs + c.max_records);
+	p->out.arena_cap = c.arena_bytes;
+	return p;
+fail:
+	alt_pipe_destroy(p);
+	return NULL;
+}
+
+void
+alt_pipe_destroy(struct alt_pipe *p)
+{
+	if (p == NULL)
+		return;
+	if (p->cur != NULL && p->hooks.stats_get == NULL)
+		alt_pipe_stats_put(p, p->cur);
+	for (unsigned i = p->n_blocks; i > 0; i--)
+		p->alloc.free(p->alloc.ctx, p->blocks[i - 1]);
+	p->alloc.free(p->alloc.ctx, p);
+}
+
+enum alt_wire_reason
+alt_pipe_decode(struct alt_pipe *p, enum alt_wire_format fmt, const uint8_t *buf, size_t len,
+		const struct alt_wire_out **out)
+{
+	enum alt_wire_reason r;
+
+	if ((unsigned)fmt < ALT_FMT_COUNT)
+		p->cnt.payloads[fmt]++;
+	r = alt_wire_decode(p->wire, fmt, buf, len, &p->out);
+	if (alt_likely(r == ALT_WIRE_OK)) {
+		p->cnt.payloads_ok++;
+		p->cnt.records_decoded += p->out.n;
+		p->cnt.parents_truncated += p->out.parents_truncated;
+		p->cnt.foreign_refs += p->out.foreign_refs;
+	} else {
+		if (r >= ALT_WIRE_REASON_COUNT)
+			r = ALT_WIRE_BAD_FIELD;
+		p->cnt.rejected[r]++;
+		if (p->cur != NULL)
+			alt_stats_add_dropped(p->cur, alt_wire_reason_name(r), 1);
+	}
+	if (out != NULL)
+		*out = &p->out;
+	return r;
+}
+
+/* ---- closing and analysis ---- */
+
+static uint32_t
+trace_flags(const struct alt_trace *t, const struct alt_dag *d)
+{
+	uint32_t f = 0;
+
+	if (t->flags & ALT_TF_LATE_FRAGMENT)
+		f |= ALT_PIPE_TF(LATE_FRAGMENT);
+	if (t->flags & ALT_TF_TRUNCATED)
+		f |= ALT_PIPE_TF(TRUNCATED);
+	if (t->late_records)
+		f |= ALT_PIPE_TF(LATE_RECORDS);
+	if (d == NULL)
+		return f | ALT_PIPE_TF(TRUNCATED);
+	if (d->flags & ALT_DAG_INCOMPLETE)
+		f |= ALT_PIPE_TF(INCOMPLETE);
+	if (d->flags & ALT_DAG_CYCLE)
+		f |= ALT_PIPE_TF(CYCLE);
+	if (d->flags & ALT_DAG_DUPLICATE_ID)
+		f |= ALT_PIPE_TF(DUPLICATE_ID);
+	if (d->errors)
+		f |= ALT_PIPE_TF(ERROR);
+	return f;
+}
+
+static void
+account_stats(struct alt_pipe *p, const struct alt_dag *d, uint64_t shape)
+{
+	struct alt_stats *st = p->cur;
+	const struct alt_intern *in = p->intern;
+
+	if (st == NULL)
+		return;
+	alt_stats_counters(st)->traces_closed++;
+	if (d == NULL)
+		return;
+	alt_stats_add_trace(st, shape, d->duration_ns);
+	for (uint32_t i = 0; i < d->nodes; i++) {
+		const struct alt_node *n = d->v[i];
+		uint32_t sl, ol;
+		const char *s = alt_intern_str(in, n->service_id, &sl);
+		const char *o = alt_intern_str(in, n->operation_id, &ol);
+
+		if (n->kind == ALT_KIND_SPAN)
+			alt_stats_add_span(st, s, sl, alt_intern_hash(in, n->service_id), o, ol,
+					   alt_intern_hash(in, n->operation_id), n->duration_ns);
+		for (uint32_t e = d->par_off[i]; e < d->par_off[i + 1]; e++) {
+			const struct alt_node *pn = d->v[d->par[e]];
+			if (pn->service_id == n->service_id)
+				continue;
+			uint32_t pl;
+			const char *ps = alt_intern_str(in, pn->service_id, &pl);
+			alt_stats_add_pair(st, ps, pl, alt_intern_hash(in, pn->service_id), s, sl,
+					   alt_intern_hash(in, n->service_id));
+		}
+	}
+}
+
+static void
+process_closed(struct alt_pipe *p)
+{
+	struct alt_trace *closed[CLOSED_BURST];
+	unsigned n;
+
+	while ((n = alt_session_poll_closed(p->session, closed, CLOSED_BURST)) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			struct alt_trace *t = closed[i];
+			struct alt_trace_view v;
+			const struct alt_dag *d;
+			uint32_t records = t->n_nodes;
+
+			d = alt_dag_build(p->dag, t->nodes, t->n_nodes);
+			if (d == NULL)
+				p->cnt.dag_too_big++;
+			memset(&v, 0, sizeof(v));
+			v.trace = t;
+			v.dag = d;
+			v.intern = p->intern;
+			v.flags = trace_flags(t, d);
+			v.records = records;
+			if (d != NULL) {
+				v.shape = alt_shape_hash(p->shape, d, p->intern);
+				if (p->shape_text != NULL) {
+					alt_shape_text(p->shape, d, p->intern, p->shape_text, SHAPE_TEXT_CAP);
+					v.shape_text = p->shape_text;
+				}
+			}
+			if (t->closed_by < 4)
+				p->cnt.traces_closed[t->closed_by]++;
+			if (t->closed_by == ALT_CLOSED_PRESSURE)
+				p->cnt.pressure_closes++;
+			if (v.flags & ~(ALT_PIPE_TF(LATE_RECORDS) | ALT_PIPE_TF(ERROR)))
+				p->cnt.traces_flagged++;
+			if (v.flags & ALT_PIPE_TF(INCOMPLETE))
+				p->cnt.traces_incomplete++;
+			if (t->flags & ALT_TF_LATE_FRAGMENT) {
+				p->cnt.late_fragments++;
+				p->cnt.records[ALT_PIPE_REC_LATE_FRAGMENT] += records;
+			} else {
+				p->cnt.records[ALT_PIPE_REC_IN_TRACE] += records;
+			}
+			account_stats(p, d, v.shape);
+			if (p->hooks.trace_closed != NULL)
+				p->hooks.trace_closed(p->hooks.ctx, &v);
+			alt_session_release(p->session, t);
+		}
+	}
+}
+
+/* Close the oldest trace to free pool memory. Returns false if none is open. */
+static bool
+relieve_pressure(struct alt_pipe *p)
+{
+	if (alt_session_evict_oldest(p->session) != 0)
+		return false;
+	process_closed(p);
+	return true;
+}
+
+static struct alt_node *
+node_get(struct alt_pipe *p, bool need_ext)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		if (p->nodes.avail > 0 && (!need_ext || p->exts.avail > 0)) {
+			struct alt_node *n = alt_pool_get(&p->nodes);
+			n->more = need_ext ? alt_pool_get(&p->exts) : NULL;
+			return n;
+		}
+		if (!relieve_pressure(p))
+			break;
+	}
+	return NULL;
+}
+
+static void
+session_add(struct alt_pipe *p, struct alt_node *n, bool late)
+{
+	enum alt_session_add_result r = alt_session_add(p->session, n, late);
+
+	if (alt_unlikely(r == ALT_SESS_DROPPED_TRACE_FULL)) {
+		p->cnt.records[ALT_PIPE_REC_DROPPED_TRACE_FULL]++;
+		if (p->cur != NULL)
+			alt_stats_add_dropped(p->cur, "trace_full", 1);
+	}
+	if (p->cur != NULL) {
+		struct alt_stats_counters *c = alt_stats_counters(p->cur);
+		c->records++;
+		c->late += late;
+	}
+}
+
+/* Intern with a one-entry cache: consecutive records of a payload mostly
+ * share their service (Jaeger: always). */
+static inline uint32_t
+intern_cached(struct alt_pipe *p, const struct alt_str *s, const char **last_p, uint32_t *last_len,
+	      uint32_t *last_id)
+{
+	if (s->p == *last_p && s->len == *last_len)
+		return *last_id;
+	*last_p = s->p;
+	*last_len = s->len;
+	*last_id = alt_intern_get(p->intern, s->p, s->len);
+	return *last_id;
+}
+
+void
+alt_pipe_feed(struct alt_pipe *p, const struct alt_record *recs, unsigned n)
+{
+	const char *sp = NULL, *op = NULL;
+	uint32_t sl = UINT32_MAX, ol = UINT32_MAX, sid = 0, oid = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct alt_record *r = &recs[i];
+		struct alt_node *nd = node_get(p, r->parent_count >= 2);
+
+		if (alt_unlikely(nd == NULL)) {
+			p->cnt.records[ALT_PIPE_REC_DROPPED_NO_MEMORY]++;
+			if (p->cur != NULL)
+				alt_stats_add_dropped(p->cur, "no_memory", 1);
+			continue;
+		}
+		nd->next = NULL;
+		nd->trace_id = r->trace_id;
+		nd->node_id = r->node_id;
+		nd->start_ns = r->start_ns;
+		nd->duration_ns = r->duration_ns;
+		nd->parent_count = r->parent_count;
+		nd->parent0 = r->parent_count ? r->parents[0] : 0;
+		if (r->parent_count >= 2)
+			memcpy(nd->more->ids, &r->parents[1], sizeof(uint64_t) * (r->parent_count - 1u));
+		nd->kind = r->kind;
+		nd->flags = r->flags & (ALT_RF_ERROR | ALT_RF_CLOSES_TRACE);
+		nd->rule_bits = 0;
+		nd->service_id = intern_cached(p, &r->service, &sp, &sl, &sid);
+		nd->operation_id = intern_cached(p, &r->operation, &op, &ol, &oid);
+		if (alt_unlikely(alt_reorder_push(p->reorder, nd) != 0)) {
+			nd->flags |= ALT_NF_LATE;
+			p->cnt.late++;
+			session_add(p, nd, true);
+		}
+	}
+}
+
+enum alt_wire_reason
+alt_pipe_input(struct alt_pipe *p, enum alt_wire_format fmt, const uint8_t *buf, size_t len)
+{
+	enum alt_wire_reason r = alt_pipe_decode(p, fmt, buf, len, NULL);
+
+	if (r == ALT_WIRE_OK)
+		alt_pipe_feed(p, p->out.recs, p->out.n);
+	return r;
+}
+
+static void
+release_ready(struct alt_pipe *p)
+{
+	struct alt_node *rel[RELEASE_BURST];
+	unsigned n;
+
+	do {
+		n = alt_reorder_pop(p->reorder, rel, RELEASE_BURST);
+		for (unsigned i = 0; i < n; i++)
+			session_add(p, rel[i], false);
+	} while (n == RELEASE_BURST);
+}
+
+static void
+epoch_emit(struct alt_pipe *p)
+{
+	if (p->cur != NULL) {
+		p->cnt.epochs++;
+		if (p->hooks.epoch_done != NULL)
+			p->hooks.epoch_done(p->hooks.ctx, p->cur_epoch, p->cur, mono_ns());
+		else
+			alt_pipe_stats_put(p, p->cur);
+		p->cur = NULL;
+	}
+}
+
+static void
+epoch_begin(struct alt_pipe *p, uint64_t epoch)
+{
+	p->cur_epoch = epoch;
+	p->have_epoch = true;
+	p->cur = stats_fresh(p, epoch);
+	if (p->cur == NULL)
+		p->cnt.epochs_lost++;
+}
+
+/* Close what expired up to watermark w, epoch by epoch, so that each closed
+ * trace is counted in the epoch its watermark was in. */
+static void
+advance_to(struct alt_pipe *p, uint64_t w)
+{
+	uint64_t e = w / p->cfg.epoch_ns;
+
+	if (!p->have_epoch)
+		epoch_begin(p, e);
+	while (p->cur_epoch < e) {
+		uint64_t end = (p->cur_epoch + 1) * p->cfg.epoch_ns;
+		alt_session_advance(p->session, end - 1);
+		process_closed(p);
+		epoch_emit(p);
+		epoch_begin(p, e);
+	}
+	alt_session_advance(p->session, w);
+	process_closed(p);
+}
+
+void
+alt_pipe_advance(struct alt_pipe *p)
+{
+	uint64_t w = alt_reorder_watermark(p->reorder);
+
+	if (w == 0 && !p->have_epoch)
+		return;
+	if (!p->have_epoch)
+		epoch_begin(p, w / p->cfg.epoch_ns);
+	release_ready(p);
+	advance_to(p, w);
+}
+
+void
+alt_pipe_drain(struct alt_pipe *p)
+{
+	uint64_t maxs = alt_reorder_max_seen(p->reorder);
+
+	if (!p->have_epoch) {
+		if (p->cnt.records_decoded == 0)
+			return;
+		epoch_begin(p, maxs / p->cfg.epoch_ns);
+	}
+	alt_reorder_flush(p->reorder);
+	release_ready(p);
+	alt_session_drain(p->session);
+	process_closed(p);
+	epoch_emit(p);
+	p->have_epoch = false;
+}
+
+const struct alt_pipe_counters *
+alt_pipe_counters(const struct alt_pipe *p)
+{
+	return &p->cnt;
+}
+
+struct alt_wire_ctx *
+alt_pipe_wire_ctx(struct alt_pipe *p)
+{
+	return p->wire;
+}
+
+const struct alt_intern *
+alt_pipe_intern(const struct alt_pipe *p)
+{
+	return p->intern;
+}
+
+uint64_t
+alt_pipe_watermark(const struct alt_pipe *p)
+{
+	return alt_reorder_watermark(p->reorder);
+}
+
+uint64_t
+alt_pipe_pending(const struct alt_pipe *p)
+{
+	uint64_t done = 0;
+
+	for (unsigned i = 0; i < ALT_PIPE_REC_COUNT; i++)
+		done += p->cnt.records[i];
+	return p->cnt.records_decoded - done;
+}
+
+void
+alt_pipe_mem_stats(const struct alt_pipe *p, struct alt_pipe_mem_stats *m)
+{
+	struct alt_reorder_stats rs;
+	struct alt_session_stats ss;
+
+	alt_reorder_get_stats(p->reorder, &rs);
+	alt_session_get_stats(p->session, &ss);
+	memset(m, 0, sizeof(*m));
+	m->total_bytes = p->total_bytes;
+	m->nodes_in_use = alt_pool_in_use(&p->nodes);
+	m->nodes_peak = p->nodes.n - p->nodes.min_avail;
+	m->nodes_cap = p->nodes.n;
+	m->exts_in_use = alt_pool_in_use(&p->exts);
+	m->exts_peak = p->exts.n - p->exts.min_avail;
+	m->traces_open = ss.open;
+	m->traces_peak = ss.open_peak;
+	m->reorder_buffered = rs.buffered;
+	m->reorder_peak = rs.buffered_peak;
+	m->strings = alt_intern_count(p->intern);
+}

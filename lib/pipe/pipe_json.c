@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * JSON lines for closed traces (--dags) and epochs (--epochs).
+ * Writers compute the full length even when the buffer is too small, like
+ * snprintf, so a caller can retry with a larger buffer.
+ */
+#include "alt_pipe.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct jbuf {
+	char *buf;
+	size_t cap;
+	size_t off;
+};
+
+static void
+j_raw(struct jbuf *j, const char *s, size_t len)
+{
+	if (j->off < j->cap) {
+		size_t room = j->cap - j->off;
+		memcpy(j->buf + j->off, s, len < room ? len : room);
+	}
+	j->off += len;
+}
+
+static void
+j_lit(struct jbuf *j, const char *s)
+{
+	j_raw(j, s, strlen(s));
+}
+
+static void
+j_u64(struct jbuf *j, uint64_t v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
+	j_raw(j, tmp, (size_t)n);
+}
+
+static void
+j_key_u64(struct jbuf *j, const char *key, uint64_t v)
+{
+	j_lit(j, key);
+	j_u64(j, v);
+}
+
+void
+alt_json_str(char *buf, size_t cap, size_t *off, const char *s, size_t len)
+{
+	struct jbuf j = { buf, cap, *off };
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+
+	j_raw(&j, "\"", 1);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			run++;
+			continue;
+		}
+		j_raw(&j, s + i - run, run);
+		run = 0;
+		char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+		switch (c) {
+		case '"': j_raw(&j, "\\\"", 2); break;
+		case '\\': j_raw(&j, "\\\\", 2); break;
+		case '\n': j_raw(&j, "\\n", 2); break;
+		case '\r': j_raw(&j, "\\r", 2); break;
+		case '\t': j_raw(&j, "\\t", 2); break;
+		default: j_raw(&j, esc, 6); break;
+		}
+	}
+	j_raw(&j, s + len - run, run);
+	j_raw(&j, "\"", 1);
+	*off = j.off;
+}
+
+static void
+j_str(struct jbuf *j, const char *s, size_t len)
+{
+	alt_json_str(j->buf, j->cap, &j->off, s, len);
+}
+
+static void
+j_id64(struct jbuf *j, uint64_t v)
+{
+	char tmp[17];
+	alt_fmt_id64(tmp, v);
+	j_raw(j, "\"", 1);
+	j_raw(j, tmp, 16);
+	j_raw(j, "\"", 1);
+}
+
+static void
+j_intern(struct jbuf *j, const struct alt_intern *in, uint32_t id)
+{
+	uint32_t len;
+	const char *s = alt_intern_str(in, id, &len);
+	j_str(j, s, len);
+}
+
+static size_t
+j_finish(struct jbuf *j)
+{
+	j_raw(j, "\n", 1);
+	if (j->cap > 0) {
+		size_t end = j->off < j->cap ? j->off : j->cap - 1;
+		j->buf[end] = '\0';
+	}
+	return j->off;
+}
+
+/*
+ * One closed trace as a JSON line (the --dags format, see docs/outputs.md).
+ */
+size_t
+alt_pipe_format_trace(const struct alt_trace_view *v, bool full, char *buf, size_t cap)
+{
+	struct jbuf j = { buf, cap, 0 };
+	const struct alt_trace *t = v->trace;
+	const struct alt_dag *d = v->dag;
+	char tid[33];
+	bool first = true;
+
+	alt_fmt_trace_id(tid, &t->trace_id);
+	j_lit(&j, "{\"trace_id\":\"");
+	j_raw(&j, tid, 32);
+	j_lit(&j, "\",\"closed_by\":\"");
+	j_lit(&j, alt_closed_by_name(t->closed_by));
+	j_lit(&j, "\"");
+	if (d != NULL) {
+		j_key_u64(&j, ",\"start_ns\":", d->start_ns);
+		j_key_u64(&j, ",\"end_ns\":", d->end_ns);
+		j_key_u64(&j, ",\"duration_ns\":", d->duration_ns);
+		j_key_u64(&j, ",\"nodes\":", d->nodes);
+		j_key_u64(&j, ",\"edges\":", d->edges);
+		j_key_u64(&j, ",\"roots\":", d->roots);
+		j_key_u64(&j, ",\"orphans\":", d->orphans);
+		j_key_u64(&j, ",\"missing_parents\":", d->missing_parents);
+		j_key_u64(&j, ",\"joins\":", d->joins);
+		j_key_u64(&j, ",\"depth\":", d->depth);
+		j_key_u64(&j, ",\"width\":", d->width);
+		j_key_u64(&j, ",\"errors\":", d->errors);
+		j_key_u64(&j, ",\"duplicates\":", d->duplicates);
+	} else {
+		j_key_u64(&j, ",\"start_ns\":", t->first_ns);
+		j_key_u64(&j, ",\"nodes\":", t->n_nodes);
+	}
+	j_key_u64(&j, ",\"records\":", v->records);
+	j_key_u64(&j, ",\"late_records\":", t->late_records);
+	j_key_u64(&j, ",\"dropped_records\":", t->dropped_nodes);
+	j_lit(&j, ",\"shape\":");
+	j_id64(&j, v->shape);
+	if (v->shape_text != NULL) {
+		j_lit(&j, ",\"shape_text\":");
+		j_str(&j, v->shape_text, strlen(v->shape_text));
+	}
+	if (d != NULL)
+		j_key_u64(&j, ",\"critical_path_ns\":", d->critical_path_ns);
+	j_lit(&j, ",\"flags\":[");
+	for (unsigned b = 0; b < ALT_PIPE_TFB_COUNT; b++) {
+		if (!(v->flags & (1u << b)))
+			continue;
+		if (!first)
+			j_raw(&j, ",", 1);
+		first = false;
+		j_raw(&j, "\"", 1);
+		j_lit(&j, alt_pipe_trace_flag_name(b));
+		j_raw(&j, "\"", 1);
+	}
+	j_lit(&j, "]");
+	if (full && d != NULL) {
+		j_lit(&j, ",\"spans\":[");
+		for (uint32_t i = 0; i < d->nodes; i++) {
+			const struct alt_node *n = d->v[i];
+			if (i)
+				j_raw(&j, ",", 1);
+			j_lit(&j, "{\"id\":");
+			j_id64(&j, n->node_id);
+			j_lit(&j, ",\"parents\":[");
+			for (unsigned k = 0; k < n->parent_count; k++) {
+				if (k)
+					j_raw(&j, ",", 1);
+				j_id64(&j, alt_node_parent(n, k));
+			}
+			j_lit(&j, "],\"service\":");
+			j_intern(&j, v->intern, n->service_id);
+			j_lit(&j, ",\"operation\":");
+			j_intern(&j, v->intern, n->operation_id);
+			j_key_u64(&j, ",\"start_ns\":", n->start_ns);
+			j_key_u64(&j, ",\"duration_ns\":", n->duration_ns);
+			j_lit(&j, n->kind == ALT_KIND_EVENT ? ",\"kind\":\"event\"" : ",\"kind\":\"span\"");
+			j_lit(&j, (n->flags & ALT_RF_ERROR) ? ",\"error\":true" : ",\"error\":false");
+			if (n->flags & ALT_NF_LATE)
+				j_lit(&j, ",\"late\":true");
+			j_lit(&j, "}");
+		}
+		j_lit(&j, "]");
+	}
+	j_lit(&j, "}");
+	return j_finish(&j);
+}
+
+static int
+op_cmp(const void *a, const void *b, void *st)
+{
+	const struct alt_stats_op *x = *(const struct alt_stats_op *const *)a;
+	const struct alt_stats_op *y = *(const struct alt_stats_op *const *)b;
+	int c = strcmp(alt_stats_str(st, x->service), alt_stats_str(st, y->service));
+	return c ? c : strcmp(alt_stats_str(st, x->operation), alt_stats_str(st, y->operation));
+}
+
+static int
+shape_cmp(const void *a, const void *b)
+{
+	const struct alt_stats_shape *x = *(const struct alt_stats_shape *const *)a;
+	const struct alt_stats_shape *y = *(const struct alt_stats_shape *const *)b;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return x->shape < y->shape ? -1 : x->shape > y->shape;
+}
+
+/*
+ * One epoch as a JSON line (the --epochs format, see docs/outputs.md).
+ * Latency entries are sorted by (service, operation); shapes by count
+ * descending; top pairs as alt_stats_top_pairs orders them.
+ */
+size_t
+alt_pipe_format_epoch(const struct alt_stats *st, uint64_t epoch, uint64_t epoch_ns,
+		      double processing_delay_ms, unsigned topn, char *buf, size_t cap)
+{
+	struct jbuf j = { buf, cap, 0 };
+	const struct alt_stats_counters *c = alt_stats_counters_const(st);
+	const struct alt_stats_op *ops;
+	const struct alt_stats_shape *shapes;
+	unsigned n_ops = alt_stats_ops(st, &ops);
+	unsigned n_shapes = alt_stats_shapes(st, &shapes);
+	const char *dn[32];
+	uint64_t dc[32];
+	unsigned n_drop = alt_stats_dropped(st, dn, dc, 32);
+	char tmp[64];
+
+	j_key_u64(&j, "{\"epoch\":", epoch);
+	j_key_u64(&j, ",\"start_ns\":", epoch * epoch_ns);
+	j_key_u64(&j, ",\"records\":", c->records);
+	j_key_u64(&j, ",\"traces_closed\":", c->traces_closed);
+	j_key_u64(&j, ",\"late\":", c->late);
+	j_lit(&j, ",\"dropped\":{");
+	for (unsigned i = 0; i < n_drop && i < 32; i++) {
+		if (i)
+			j_raw(&j, ",", 1);
+		j_str(&j, dn[i], strlen(dn[i]));
+		j_key_u64(&j, ":", dc[i]);
+	}
+	j_lit(&j, "},\"shapes\":[");
+	{
+		const struct alt_stats_shape **idx = malloc(sizeof(*idx) * (n_shapes ? n_shapes : 1));
+		if (idx != NULL) {
+			for (unsigned i = 0; i < n_shapes; i++)
+				idx[i] = &shapes[i];
+			qsort(idx, n_shapes, sizeof(*idx), shape_cmp);
+			for (unsigned i = 0; i < n_shapes; i++) {
+				if (i)
+					j_raw(&j, ",", 1);
+				j_lit(&j, "{\"shape\":");
+				j_id64(&j, idx[i]->shape);
+				j_key_u64(&j, ",\"count\":", idx[i]->count);
+				j_key_u64(&j, ",\"p50_ns\":", alt_hist_quantile(&idx[i]->h, 0.50));
+				j_key_u64(&j, ",\"p99_ns\":", alt_hist_quantile(&idx[i]->h, 0.99));
+				j_lit(&j, "}");
+			}
+			free(idx);
+		}
+	}
+	j_lit(&j, "],\"latency\":[");
+	{
+		const struct alt_stats_op **idx = malloc(sizeof(*idx) * (n_ops ? n_ops : 1));
+		if (idx != NULL) {
+			for (unsigned i = 0; i < n_ops; i++)
+				idx[i] = &ops[i];
+			qsort_r(idx, n_ops, sizeof(*idx), op_cmp, (void *)st);
+			for (unsigned i = 0; i < n_ops; i++) {
+				const struct alt_stats_op *o = idx[i];
+				const char *s = alt_stats_str(st, o->service);
+				const char *op = alt_stats_str(st, o->operation);
+				if (i)
+					j_raw(&j, ",", 1);
+				j_lit(&j, "{\"service\":");
+				j_str(&j, s, strlen(s));
+				j_lit(&j, ",\"operation\":");
+				j_str(&j, op, strlen(op));
+				j_key_u64(&j, ",\"count\":", o->h.count);
+				j_key_u64(&j, ",\"p50_ns\":", alt_hist_quantile(&o->h, 0.50));
+				j_key_u64(&j, ",\"p90_ns\":", alt_hist_quantile(&o->h, 0.90));
+				j_key_u64(&j, ",\"p99_ns\":", alt_hist_quantile(&o->h, 0.99));
+				j_key_u64(&j, ",\"p999_ns\":", alt_hist_quantile(&o->h, 0.999));
+				j_lit(&j, "}");
+			}
+			free(idx);
+		}
+	}
+	j_lit(&j, "],\"top_pairs\":[");
+	{
+		struct alt_topk_item items[256];
+		unsigned n = alt_stats_top_pairs(st, items, topn < 256 ? topn : 256);
+		for (unsigned i = 0; i < n; i++) {
+			const char *a = alt_stats_str(st, items[i].a_id);
+			const char *b = alt_stats_str(st, items[i].b_id);
+			if (i)
+				j_raw(&j, ",", 1);
+			j_lit(&j, "{\"caller\":");
+			j_str(&j, a, strlen(a));
+			j_lit(&j, ",\"callee\":");
+			j_str(&j, b, strlen(b));
+			j_key_u64(&j, ",\"count\":", items[i].count);
+			j_lit(&j, "}");
+		}
+	}
+	j_lit(&j, "],\"processing_delay_ms\":");
+	snprintf(tmp, sizeof(tmp), "%.3f", processing_delay_ms);
+	j_lit(&j, tmp);
+	j_lit(&j, "}");
+	return j_finish(&j);
+}

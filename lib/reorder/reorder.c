@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Event-time reorder buffer.
+ *
+ * Layout: a ring of nb buckets (nb a power of two, at least 64 and at least
+ * window/bucket + 2), each a FIFO list (head, tail) through node->next, and
+ * an occupancy bitmap (one bit per bucket) so that empty buckets are skipped
+ * 64 at a time. A node with start_ns t lives in bucket index t / bucket_ns,
+ * ring slot index & (nb - 1).
+ *
+ * Invariant: every buffered node's bucket index lies in
+ * [cursor, cursor + nb), so each ring slot holds at most one bucket index
+ * and walking slots from the cursor walks bucket indices in order. Buckets
+ * below the watermark's bucket index (rel_idx) are spliced, in order, onto a
+ * "ready" FIFO from which pop hands nodes out; the cursor then moves to
+ * rel_idx. Splicing is O(1) per bucket and at most nb slots are looked at
+ * per call, however far the watermark jumped.
+ *
+ * flush() moves everything to the ready list and raises a watermark floor to
+ * max_seen (see alt_reorder_flush below).
+ */
+#include "alt_reorder.h"
+
+#include <errno.h>
+
+#define REORDER_MAX_RATIO (1u << 20)
+#define REORDER_MIN_BUCKETS 64u
+
+struct reorder_bucket {
+	struct alt_node *head;
+	struct alt_node *tail;
+};
+
+struct alt_reorder {
+	uint64_t window_ns;
+	uint64_t bucket_ns;
+	uint64_t div_magic;             /* t / bucket_ns = mulhi-based, see bucket_of */
+	uint32_t bucket_shift;          /* log2(bucket_ns), or the magic's post-shift */
+	uint32_t bucket_pow2;
+	uint32_t nb;                    /* ring size */
+	uint32_t mask;
+	uint32_t started;               /* a first push happened */
+	uint64_t max_seen;
+	uint64_t floor_ns;              /* watermark floor raised by flush */
+	uint64_t wm;                    /* watermark */
+	uint64_t rel_idx;               /* wm / bucket_ns: release buckets below */
+	uint64_t rel_next;              /* watermark at which rel_idx grows */
+	uint64_t cursor;                /* next bucket index to release */
+	struct alt_node *ready_head;    /* released, not yet popped */
+	struct alt_node *ready_tail;
+	uint64_t *bitmap;               /* nb bits: bucket non-empty */
+	struct reorder_bucket *b;
+	struct alt_reorder_stats st;
+};
+
+static uint32_t
+pow2_at_least(uint64_t x)
+{
+	uint32_t p = 1;
+
+	while (p < x)
+		p <<= 1;
+	return p;
+}
+
+static bool
+params_ok(const struct alt_reorder_params *p)
+{
+	return p != NULL && p->bucket_ns != 0 &&
+		p->window_ns / p->bucket_ns <= REORDER_MAX_RATIO;
+}
+
+static uint32_t
+ring_size(const struct alt_reorder_params *p)
+{
+	uint64_t need = p->window_ns / p->bucket_ns + 2;
+
+	if (need < REORDER_MIN_BUCKETS)
+		need = REORDER_MIN_BUCKETS;
+	return pow2_at_least(need);
+}
+
+static size_t
+align64(size_t x)
+{
+	return (x + 63u) & ~(size_t)63u;
+}
+
+/* Bytes for the buffer: header, bitmap, buckets; 0 if p is invalid. */
+size_t
+alt_reorder_memsize(const struct alt_reorder_params *p)
+{
+	uint32_t nb;
+
+	if (!params_ok(p))
+		return 0;
+	nb = ring_size(p);
+	return align64(sizeof(struct alt_reorder)) +
+		align64((size_t)nb / 8) +
+		(size_t)nb * sizeof(struct reorder_bucket);
+}
+
+/* Lay the buffer out on mem (alt_reorder_memsize bytes, 8-byte aligned).
+ * NULL if the parameters are invalid or mem is NULL/misaligned. */
+struct alt_reorder *
+alt_reorder_init(void *mem, const struct alt_reorder_params *p)
+{
+	struct alt_reorder *r = mem;
+	uint8_t *m = mem;
+	uint32_t nb;
+
+	if (!params_ok(p) || mem == NULL || ((uintptr_t)mem & 7u) != 0)
+		return NULL;
+	nb = ring_size(p);
+	memset(r, 0, sizeof(*r));
+	r->window_ns = p->window_ns;
+	r->bucket_ns = p->bucket_ns;
+	if ((p->bucket_ns & (p->bucket_ns - 1)) == 0) {
+		r->bucket_pow2 = 1;
+		r->bucket_shift = (uint32_t)__builtin_ctzll(p->bucket_ns);
+	} else {
+		/* division by an invariant: with l = ceil(log2 d),
+		 * m = floor(2^64 * (2^l - d) / d) + 1 and t1 = mulhi(m, t),
+		 * t / d = (t1 + ((t - t1) >> 1)) >> (l - 1) for every 64-bit t */
+		uint64_t d = p->bucket_ns;
+		uint32_t l = 64 - (uint32_t)__builtin_clzll(d - 1);
+		uint64_t num = l == 64 ? (uint64_t)0 - d : (1ull << l) - d;
+
+		r->div_magic = (uint64_t)(((unsigned __int128)num << 64) / d) + 1;
+		r->bucket_shift = l - 1;
+	}
+	r->nb = nb;
+	r->mask = nb - 1;
+	m += align64(sizeof(struct alt_reorder));
+	r->bitmap = (uint64_t *)m;
+	memset(r->bitmap, 0, nb / 8);
+	m += align64((size_t)nb / 8);
+	r->b = (struct reorder_bucket *)m;
+	memset(r->b, 0, (size_t)nb * sizeof(struct reorder_bucket));
+	return r;
+}
+
+static inline uint64_t
+bucket_of(const struct alt_reorder *r, uint64_t t)
+{
+	uint64_t t1;
+
+	if (r->bucket_pow2)
+		return t >> r->bucket_shift;
+	t1 = (uint64_t)(((unsigned __int128)r->div_magic * t) >> 64);
+	return (t1 + ((t - t1) >> 1)) >> r->bucket_shift;
+}
+
+/* Recompute the watermark from max_seen and the flush floor. */
+static inline void
+set_watermark(struct alt_reorder *r)
+{
+	uint64_t w = r->max_seen >= r->window_ns ? r->max_seen - r->window_ns : 0;
+
+	if (w < r->floor_ns)
+		w = r->floor_ns;
+	r->wm = w;
+	if (w >= r->rel_next) {
+		uint64_t lo;
+
+		r->rel_idx = bucket_of(r, w);
+		lo = r->rel_idx * r->bucket_ns;             /* <= w: no overflow */
+		r->rel_next = lo + r->bucket_ns < lo ? UINT64_MAX : lo + r->bucket_ns;
+	}
+}
+
+/* Append bucket slot's list to the ready FIFO and empty the bucket. */
+static inline void
+splice_bucket(struct alt_reorder *r, uint32_t slot)
+{
+	struct reorder_bucket *b = &r->b[slot];
+
+	if (r->ready_tail != NULL)
+		r->ready_tail->next = b->head;
+	else
+		r->ready_head = b->head;
+	r->ready_tail = b->tail;
+	b->head = NULL;
+	b->tail = NULL;
+	r->bitmap[slot >> 6] &= ~(1ULL << (slot & 63));
+}
+
+/* Splice the buckets with indices from, from+1, .. from+count-1 (count <= nb)
+ * in that order, skipping empty ones through the bitmap. */
+static void
+move_range(struct alt_reorder *r, uint64_t from, uint64_t count)
+{
+	while (count > 0) {
+		uint32_t slot = (uint32_t)(from & r->mask);
+		uint32_t bit = slot & 63;
+		uint64_t span = 64 - bit;
+		uint64_t w;
+		unsigned tz;
+
+		if (span > count)
+			span = count;
+		w = r->bitmap[slot >> 6] >> bit;
+		if (span < 64)
+			w &= (1ULL << span) - 1;
+		if (w == 0) {
+			from += span;
+			count -= span;
+			continue;
+		}
+		tz = (unsigned)__builtin_ctzll(w);
+		splice_bucket(r, slot + tz);
+		from += tz + 1;
+		count -= tz + 1;
+	}
+}
+
+/* Release every bucket below rel_idx to the ready list; cursor = rel_idx.
+ * A jump of more than nb buckets looks at each slot once: by the invariant
+ * every buffered bucket is below cursor + nb, hence below rel_idx. */
+static void
+catch_up(struct alt_reorder *r)
+{
+	uint64_t d;
+
+	if (r->rel_idx <= r->cursor)
+		return;
+	d = r->rel_idx - r->cursor;
+	if (d > r->nb)
+		d = r->nb;
+	move_range(r, r->cursor, d);
+	r->cursor = r->rel_idx;
+}
+
+/* Buffer n unless it is behind the watermark (then return 1, n untouched).
+ * O(1) amortised; a jump of max_seen by more than the ring span costs at
+ * most one pass over the ring. */
+int
+alt_reorder_push(struct alt_reorder *r, struct alt_node *n)
+{
+	uint64_t t = n->start_ns;
+	uint64_t x;
+	uint32_t slot;
+	struct reorder_bucket *b;
+
+	if (alt_likely(r->started)) {
+		if (alt_unlikely(t < r->wm)) {
+			r->st.late++;
+			return 1;
+		}
+		if (t > r->max_seen) {
+			r->max_seen = t;
+			set_watermark(r);
+		}
+	} else {
+		r->started = 1;
+		r->max_seen = t;
+		r->rel_next = 0;
+		set_watermark(r);
+		r->cursor = r->rel_idx;
+	}
+	x = bucket_of(r, t);
+	if (alt_unlikely(x - r->cursor >= r->nb))
+		catch_up(r);
+	slot = (uint32_t)(x & r->mask);
+	b = &r->b[slot];
+	n->next = NULL;
+	if (b->head == NULL) {
+		b->head = n;
+		r->bitmap[slot >> 6] |= 1ULL << (slot & 63);
+	} else {
+		b->tail->next = n;
+	}
+	b->tail = n;
+	r->st.pushed++;
+	if (++r->st.buffered > r->st.buffered_peak)
+		r->st.buffered_peak = r->st.buffered;
+	return 0;
+}
+
+/* Hand out up to cap released nodes, oldest bucket first, arrival order
+ * within a bucket. Each returned node's next is cleared. */
+unsigned
+alt_reorder_pop(struct alt_reorder *r, struct alt_node **out, unsigned cap)
+{
+	struct alt_node *n;
+	unsigned k = 0;
+
+	if (r->cursor < r->rel_idx)
+		catch_up(r);
+	n = r->ready_head;
+	while (k < cap && n != NULL) {
+		struct alt_node *next = n->next;
+
+		n->next = NULL;
+		out[k++] = n;
+		n = next;
+	}
+	r->ready_head = n;
+	if (n == NULL)
+		r->ready_tail = NULL;
+	r->st.released += k;
+	r->st.buffered -= k;
+	return k;
+}
+
+/* Current watermark: max(max_seen - window_ns (0 if negative), flush
+ * floor); 0 before the first push. */
+uint64_t
+alt_reorder_watermark(const struct alt_reorder *r)
+{
+	return r->wm;
+}
+
+/* Highest start_ns pushed (late nodes excluded); 0 before the first push. */
+uint64_t
+alt_reorder_max_seen(const struct alt_reorder *r)
+{
+	return r->max_seen;
+}
+
+/* Every node buffered now becomes releasable by pop (as if the watermark
+ * were UINT64_MAX, once). Afterwards the watermark is max_seen (a floor that
+ * later pushes only raise): the input is taken as complete up to max_seen,
+ * so a later push with start_ns < max_seen is late and one at or above it is
+ * buffered and released by the usual window rule, or by another flush.
+ * No-op before the first push. */
+void
+alt_reorder_flush(struct alt_reorder *r)
+{
+	uint64_t max_idx;
+
+	if (!r->started)
+		return;
+	catch_up(r);
+	max_idx = bucket_of(r, r->max_seen);
+	/* all buffered indices lie in [cursor, max_idx], fewer than nb */
+	move_range(r, r->cursor, max_idx - r->cursor + 1);
+	r->floor_ns = r->max_seen;
+	set_watermark(r);
+	r->cursor = r->rel_idx;
+}
+
+/* Counters: buffered/late/released totals, buffered now and its peak. */
+void
+alt_reorder_get_stats(const struct alt_reorder *r, struct alt_reorder_stats *s)
+{
+	*s = r->st;
+}

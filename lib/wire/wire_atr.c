@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * ATR/1 decoder and encoder (see design/atr-wire-format.md).
+ *
+ * The fixed parts are read with fixed-offset little-endian loads (memcpy,
+ * which the compiler turns into plain moves); only the parent list, at most
+ * 15 entries, is walked. Strings are not copied: they point into the frame.
+ */
+#include "alt_wire.h"
+
+#define ATR_HDR_LEN 16u
+#define ATR_REC_FIXED 48u
+#define ATR_FLAG_TRACE_AFFINE 0x01u
+#define ATR_VERSION 1u
+
+/* Header offsets. */
+#define ATR_H_MAGIC 0
+#define ATR_H_VERSION 4
+#define ATR_H_FLAGS 5
+#define ATR_H_COUNT 6
+#define ATR_H_EMITTER 8
+#define ATR_H_SEQ 12
+
+/* Record offsets. */
+#define ATR_R_TRACE_LO 0
+#define ATR_R_TRACE_HI 8
+#define ATR_R_NODE 16
+#define ATR_R_START 24
+#define ATR_R_DURATION 32
+#define ATR_R_PCOUNT 40
+#define ATR_R_KIND 41
+#define ATR_R_FLAGS 42
+#define ATR_R_SVC_LEN 44
+#define ATR_R_OP_LEN 45
+#define ATR_R_ATTRS_LEN 46
+
+static const uint8_t atr_magic[4] = { 'A', 'T', 'R', '1' };
+
+static inline uint16_t
+ld_le16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap16(v);
+#endif
+	return v;
+}
+
+static inline uint32_t
+ld_le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap32(v);
+#endif
+	return v;
+}
+
+static inline uint64_t
+ld_le64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+static inline void
+st_le16(uint8_t *p, uint16_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap16(v);
+#endif
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void
+st_le32(uint8_t *p, uint32_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap32(v);
+#endif
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void
+st_le64(uint8_t *p, uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void
+out_reset(struct alt_wire_out *out)
+{
+	out->n = 0;
+	out->arena_used = 0;
+	out->parents_truncated = 0;
+	out->foreign_refs = 0;
+}
+
+/* Decode one ATR/1 frame into out->recs.
+ *
+ * Length rule: a record whose 48-byte fixed part does not fit in the bytes
+ * left is TRUNCATED (so is a frame too short for count fixed parts, which
+ * is checked up front, before any record is looked at); a record whose fixed
+ * part fits but whose declared parents, strings or padding run past the
+ * datagram is BAD_LENGTH. Unknown frame flag bits are ignored; padding bytes
+ * are not inspected. Duplicate parent IDs within a record are dropped.
+ * Strings point into buf. An accepted frame is counted against its emitter's
+ * frame_seq in ctx (when ctx is not NULL); a rejected one leaves ctx alone
+ * and yields out->n == 0. */
+enum alt_wire_reason
+alt_wire_decode_atr(struct alt_wire_ctx *ctx, const uint8_t *buf, size_t len,
+		    struct alt_wire_out *out)
+{
+	const struct alt_trace_id *first_tid = NULL;
+	uint32_t count, emitter_id, frame_seq;
+	uint8_t fflags;
+	size_t off;
+
+	out_reset(out);
+	if (alt_unlikely(buf == NULL || len < ATR_HDR_LEN))
+		return ALT_WIRE_TRUNCATED;
+	if (alt_unlikely(memcmp(buf + ATR_H_MAGIC, atr_magic, sizeof(atr_magic)) != 0))
+		return ALT_WIRE_BAD_MAGIC;
+	if (alt_unlikely(buf[ATR_H_VERSION] != ATR_VERSION))
+		return ALT_WIRE_BAD_VERSION;
+	fflags = buf[ATR_H_FLAGS];
+	count = ld_le16(buf + ATR_H_COUNT);
+	if (alt_unlikely(count == 0 || count > ALT_ATR_MAX_COUNT))
+		return ALT_WIRE_BAD_COUNT;
+	if (alt_unlikely(count > out->cap || out->recs == NULL))
+		return ALT_WIRE_TOO_MANY_RECORDS;
+	/* count <= 1024, so this cannot overflow. */
+	if (alt_unlikely(len - ATR_HDR_LEN < (size_t)count * ATR_REC_FIXED))
+		return ALT_WIRE_TRUNCATED;
+	emitter_id = ld_le32(buf + ATR_H_EMITTER);
+	frame_seq = ld_le32(buf + ATR_H_SEQ);
+
+	off = ATR_HDR_LEN;
+	for (uint32_t i = 0; i < count; i++) {
+		struct alt_record *r = &out->recs[i];
+		const uint8_t *p;
+		size_t var, need;
+		unsigned pc, svc_len, op_len, attrs_len;
+
+		if (alt_unlikely(len - off < ATR_REC_FIXED))
+			return ALT_WIRE_TRUNCATED;
+		p = buf + off;
+		pc = p[ATR_R_PCOUNT];
+		if (alt_unlikely(pc > ALT_MAX_PARENTS || p[ATR_R_KIND] > ALT_KIND_EVENT))
+			return ALT_WIRE_BAD_FIELD;
+		svc_len = p[ATR_R_SVC_LEN];
+		op_len = p[ATR_R_OP_LEN];
+		attrs_len = ld_le16(p + ATR_R_ATTRS_LEN);
+		var = (size_t)pc * 8u + svc_len + op_len + attrs_len;
+		need = (ATR_REC_FIXED + var + 7u) & ~(size_t)7u;
+		if (alt_unlikely(need > len - off))
+			return ALT_WIRE_BAD_LENGTH;
+
+		r->trace_id.lo = ld_le64(p + ATR_R_TRACE_LO);
+		r->trace_id.hi = ld_le64(p + ATR_R_TRACE_HI);
+		r->node_id = ld_le64(p + ATR_R_NODE);
+		if (alt_unlikely(r->node_id == 0))
+			return ALT_WIRE_BAD_ID;
+		if (fflags & ATR_FLAG_TRACE_AFFINE) {
+			if (first_tid == NULL)
+				first_tid = &r->trace_id;
+			else if (alt_unlikely(!alt_trace_id_eq(first_tid, &r->trace_id)))
+				return ALT_WIRE_BAD_FIELD;
+		}
+		r->start_ns = ld_le64(p + ATR_R_START);
+		r->duration_ns = ld_le64(p + ATR_R_DURATION);
+		r->kind = p[ATR_R_KIND];
+		r->flags = ld_le16(p + ATR_R_FLAGS);
+
+		/* Parents, de-duplicated (at most 15, so quadratic is cheapest). */
+		p += ATR_REC_FIXED;
+		r->parent_count = 0;
+		for (unsigned j = 0; j < pc; j++) {
+			uint64_t id = ld_le64(p + 8u * j);
+			unsigned k;
+
+			if (alt_unlikely(id == 0))
+				return ALT_WIRE_BAD_ID;
+			for (k = 0; k < r->parent_count; k++)
+				if (r->parents[k] == id)
+					break;
+			if (k == r->parent_count)
+				r->parents[r->parent_count++] = id;
+		}
+		p += 8u * pc;
+
+		r->service.p = (const char *)p;
+		r->service.len = svc_len;
+		p += svc_len;
+		r->operation.p = (const char *)p;
+		r->operation.len = op_len;
+		p += op_len;
+		r->attrs.p = (const char *)p;
+		r->attrs.len = attrs_len;
+
+		off += need;
+	}
+	if (alt_unlikely(off != len))
+		return ALT_WIRE_TRAILING_BYTES;
+
+	out->n = count;
+	if (ctx != NULL)
+		alt_wire_emitter_seen(ctx, ALT_FMT_ATR, emitter_id, frame_seq, "", 0);
+	return ALT_WIRE_OK;
+}
+
+/* Encode n records (1..1024) as one ATR/1 frame into buf: the exact inverse
+ * of alt_wire_decode_atr. Padding is zeros. Returns the frame length, or 0
+ * when n is out of range, a record has more than 15 parents, a string is
+ * longer than its length field (255/255/65535), or the frame does not fit
+ * in cap. Records are written as given (no de-duplication or ID checks). */
+size_t
+alt_wire_encode_atr(const struct alt_record *recs, unsigned n, uint8_t flags,
+		    uint32_t emitter_id, uint32_t frame_seq, uint8_t *buf, size_t cap)
+{
+	size_t off;
+
+	if (recs == NULL || buf == NULL || n == 0 || n > ALT_ATR_MAX_COUNT || cap < ATR_HDR_LEN)
+		return 0;
+	memcpy(buf + ATR_H_MAGIC, atr_magic, sizeof(atr_magic));
+	buf[ATR_H_VERSION] = ATR_VERSION;
+	buf[ATR_H_FLAGS] = flags;
+	st_le16(buf + ATR_H_COUNT, (uint16_t)n);
+	st_le32(buf + ATR_H_EMITTER, emitter_id);
+	st_le32(buf + ATR_H_SEQ, frame_seq);
+
+	off = ATR_HDR_LEN;
+	for (unsigned i = 0; i < n; i++) {
+		const struct alt_record *r = &recs[i];
+		size_t var, need, used;
+		uint8_t *p;
+
+		if (r->parent_count > ALT_MAX_PARENTS || r->service.len > UINT8_MAX ||
+		    r->operation.len > UINT8_MAX || r->attrs.len > UINT16_MAX)
+			return 0;
+		var = (size_t)r->parent_count * 8u + r->service.len + r->operation.len +
+		      r->attrs.len;
+		need = (ATR_REC_FIXED + var + 7u) & ~(size_t)7u;
+		if (need > cap - off)
+			return 0;
+
+		p = buf + off;
+		st_le64(p + ATR_R_TRACE_LO, r->trace_id.lo);
+		st_le64(p + ATR_R_TRACE_HI, r->trace_id.hi);
+		st_le64(p + ATR_R_NODE, r->node_id);
+		st_le64(p + ATR_R_START, r->start_ns);
+		st_le64(p + ATR_R_DURATION, r->duration_ns);
+		p[ATR_R_PCOUNT] = r->parent_count;
+		p[ATR_R_KIND] = r->kind;
+		st_le16(p + ATR_R_FLAGS, r->flags);
+		p[ATR_R_SVC_LEN] = (uint8_t)r->service.len;
+		p[ATR_R_OP_LEN] = (uint8_t)r->operation.len;
+		st_le16(p + ATR_R_ATTRS_LEN, (uint16_t)r->attrs.len);
+		used = ATR_REC_FIXED;
+		for (unsigned j = 0; j < r->parent_count; j++) {
+			st_le64(p + used, r->parents[j]);
+			used += 8;
+		}
+		if (r->service.len > 0)
+			memcpy(p + used, r->service.p, r->service.len);
+		used += r->service.len;
+		if (r->operation.len > 0)
+			memcpy(p + used, r->operation.p, r->operation.len);
+		used += r->operation.len;
+		if (r->attrs.len > 0)
+			memcpy(p + used, r->attrs.p, r->attrs.len);
+		used += r->attrs.len;
+		if (need > used)
+			memset(p + used, 0, need - used);
+		off += need;
+	}
+	return off;
+}
