@@ -207,6 +207,7 @@ struct gen_trace {
 	uint64_t start_ns;
 	uint32_t n_nodes;
 	uint32_t pending;               /* records not yet handed to a frame */
+	uint32_t cursor;                /* next record to become ready (nodes sorted) */
 	uint8_t anomaly;                /* enum gen_anomaly */
 	bool lost;                      /* a record travelled in a lost frame */
 	bool closes;                    /* the root record carries CLOSES_TRACE */
@@ -273,8 +274,8 @@ void gen_trace_free(struct gen_trace *t);
 
 /* ---- truth ---- */
 
-/* Append the JSON line describing t to f. closes_visible: whether the
- * format can carry CLOSES_TRACE. Returns 0, or -1 on a write error. */
+/* Append the JSON line describing t to f (nodes sorted by ID, parents
+ * sorted). Returns 0, or -1 on a write or allocation error. */
 int gen_truth_write(FILE *f, const struct gen_trace *t);
 
 /* ---- packets ---- */

@@ -157,7 +157,8 @@ write_frame(struct gen_pcap *pc, uint64_t ts_ns, uint8_t *frame, size_t len)
 	le32(h + 4, (uint32_t)(ts_ns % 1000000000u / 1000u));
 	le32(h + 8, (uint32_t)len);
 	le32(h + 12, (uint32_t)len);
-	if (fwrite(h, 1, sizeof(h), pc->f) != sizeof(h) || fwrite(frame, 1, len, pc->f) != len)
+	if (fwrite_unlocked(h, 1, sizeof(h), pc->f) != sizeof(h) ||
+	    fwrite_unlocked(frame, 1, len, pc->f) != len)
 		pc->err = true;
 	pc->packets++;
 	pc->bytes += len;

@@ -317,6 +317,9 @@ gen_trace_make(const struct gen_trace_cfg *cfg, uint64_t index, uint64_t start_n
 			/* a report is a point event: no duration on the wire */
 			r->kind = ALT_KIND_EVENT;
 			r->duration_ns = 0;
+		} else if (cfg->fmt != ALT_FMT_ATR) {
+			/* Jaeger has spans only: an event is a span of length 0 */
+			r->kind = ALT_KIND_SPAN;
 		}
 	}
 	t->start_ns = start_ns;

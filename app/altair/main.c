@@ -25,6 +25,21 @@ main(int argc, char **argv)
 			return alt_dp_conf_parse(&conf, 2, args, "altair") == 1 ? 0 : 2;
 		}
 	}
+	/* --check-config: validate the configuration without EAL. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--check-config") == 0) {
+			int first = 0;
+			for (int k = 1; k < argc; k++)
+				if (strcmp(argv[k], "--") == 0)
+					first = k;
+			alt_dp_conf_default(&conf);
+			rc = alt_dp_conf_parse(&conf, argc - first, argv + first, "altair");
+			if (rc != 0)
+				return rc > 0 ? 0 : 2;
+			alt_dp_conf_print(&conf, stdout);
+			return 0;
+		}
+	}
 	n = rte_eal_init(argc, argv);
 	if (n < 0) {
 		fprintf(stderr, "altair: EAL initialisation failed: %s\n", rte_strerror(rte_errno));

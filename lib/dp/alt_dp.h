@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "alt_net.h"
 #include "alt_pipe.h"
@@ -58,6 +59,8 @@ int alt_dp_conf_parse(struct alt_dp_conf *c, int argc, char **argv, const char *
 /* Apply an INI file (rte_cfgfile). Returns 0 or -1 after printing an error
  * naming the file, section and key. */
 int alt_dp_conf_load(struct alt_dp_conf *c, const char *path);
+/* Print the effective configuration as INI. */
+void alt_dp_conf_print(const struct alt_dp_conf *c, FILE *f);
 /* Fill the pipeline configuration from the appliance configuration. */
 void alt_dp_conf_pipe(const struct alt_dp_conf *c, struct alt_pipe_cfg *pc);
 

@@ -339,6 +339,8 @@ alt_dp_conf_parse(struct alt_dp_conf *c, int argc, char **argv, const char *prog
 			i++;
 			continue;
 		}
+		if (strcmp(a, "--check-config") == 0)
+			continue;
 		if (strncmp(a, "--config=", 9) == 0)
 			continue;
 		if (strncmp(a, "--", 2) != 0) {
@@ -442,6 +444,36 @@ out:
 	free(names);
 	rte_cfgfile_close(cf);
 	return rc;
+}
+
+/* Print the effective configuration as INI (what --check-config shows). */
+void
+alt_dp_conf_print(const struct alt_dp_conf *c, FILE *f)
+{
+	const uint8_t *base = (const uint8_t *)c;
+	const char *sect = "";
+
+	for (size_t i = 0; i < N_OPTS; i++) {
+		const struct opt *o = &opts[i];
+		if (strcmp(o->section, sect) != 0) {
+			fprintf(f, "%s[%s]\n", i ? "\n" : "", o->section);
+			sect = o->section;
+		}
+		fprintf(f, "%s = ", o->name);
+		switch (o->type) {
+		case OPT_U16: fprintf(f, "%u\n", *(const uint16_t *)(base + o->off)); break;
+		case OPT_U32: fprintf(f, "%u\n", *(const uint32_t *)(base + o->off)); break;
+		case OPT_U64: fprintf(f, "%" PRIu64 "\n", *(const uint64_t *)(base + o->off)); break;
+		case OPT_BOOL: fprintf(f, "%s\n", *(const bool *)(base + o->off) ? "yes" : "no"); break;
+		case OPT_STR: fprintf(f, "%s\n", (const char *)(base + o->off)); break;
+		case OPT_DETAIL: fprintf(f, "%s\n", c->detail == ALT_DP_DETAIL_FULL ? "full" : "summary"); break;
+		case OPT_PORTS:
+			for (unsigned k = 0; k < ALT_FMT_COUNT; k++)
+				fprintf(f, "%s%s=%u", k ? "," : "", alt_wire_format_name(k), c->udp_port[k]);
+			fprintf(f, "\n");
+			break;
+		}
+	}
 }
 
 void

@@ -61,6 +61,7 @@ struct worker {
 	struct out_block *cur_block;
 	uint64_t last_flush_tsc;
 	char *line;
+	size_t line_cap;
 	struct epoch_obj *cur_epoch_obj;
 	struct rte_ring *out_ring;      /* worker -> control: filled blocks */
 	struct rte_ring *free_blocks;   /* control -> worker: empty blocks */

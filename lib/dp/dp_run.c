@@ -94,27 +94,40 @@ block_flush(struct worker *w)
 	w->last_flush_tsc = rte_get_tsc_cycles();
 }
 
+/* Append one complete line to the output blocks. A line longer than a
+ * block spans consecutive blocks (they are written in order); it is only
+ * started when enough blocks are free, so no partial line is ever written. */
 static void
 emit_line(struct worker *w, const char *line, size_t len)
 {
 	struct out_block *b = w->cur_block;
+	size_t room = b != NULL ? OUT_BLOCK_BYTES - b->len : 0;
 
-	if (b != NULL && b->len + len > OUT_BLOCK_BYTES) {
-		block_flush(w);
-		b = NULL;
-	}
-	if (b == NULL) {
-		b = w->cur_block = block_get(w);
-		if (b == NULL) {
+	if (len > room) {
+		size_t need = (len - room + OUT_BLOCK_BYTES - 1) / OUT_BLOCK_BYTES;
+		if (rte_ring_count(w->free_blocks) < need) {
 			w->lines_dropped++;
 			return;
 		}
-		b->lines = 0;
 	}
-	memcpy(b->data + b->len, line, len);
-	b->len += (uint32_t)len;
-	b->lines++;
 	w->lines++;
+	while (len > 0) {
+		if (b == NULL || b->len == OUT_BLOCK_BYTES) {
+			block_flush(w);
+			b = w->cur_block = block_get(w);
+			if (b == NULL)
+				return; /* cannot happen: counted above */
+			b->lines = 0;
+		}
+		size_t n = OUT_BLOCK_BYTES - b->len;
+		if (n > len)
+			n = len;
+		memcpy(b->data + b->len, line, n);
+		b->len += (uint32_t)n;
+		line += n;
+		len -= n;
+	}
+	b->lines++;
 }
 
 static void
@@ -127,12 +140,12 @@ hook_trace_closed(void *ctx, const struct alt_trace_view *v)
 
 	if (!g_app.want_dags)
 		return;
-	len = alt_pipe_format_trace(v, full, w->line, OUT_BLOCK_BYTES);
-	if (len >= OUT_BLOCK_BYTES && full) {
+	len = alt_pipe_format_trace(v, full, w->line, w->line_cap);
+	if (len >= w->line_cap && full) {
 		w->detail_truncated++;
-		len = alt_pipe_format_trace(v, false, w->line, OUT_BLOCK_BYTES);
+		len = alt_pipe_format_trace(v, false, w->line, w->line_cap);
 	}
-	if (len >= OUT_BLOCK_BYTES) {
+	if (len >= w->line_cap) {
 		w->lines_dropped++;
 		return;
 	}
@@ -390,7 +403,9 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 		fprintf(stderr, "altair: worker %u: cannot allocate reassembly (%zu bytes)\n", id, rsz);
 		return -1;
 	}
-	w->line = rte_malloc_socket("line", OUT_BLOCK_BYTES, RTE_CACHE_LINE_SIZE, socket);
+	/* A full-detail line needs ~300 bytes per span. */
+	w->line_cap = OUT_BLOCK_BYTES + (size_t)c->max_nodes_per_trace * 320;
+	w->line = rte_malloc_socket("line", w->line_cap, RTE_CACHE_LINE_SIZE, socket);
 	w->out_ring = ring_new("out", id, c->out_blocks, RING_F_SP_ENQ | RING_F_SC_DEQ, socket);
 	w->free_blocks = ring_new("freeb", id, c->out_blocks, RING_F_SP_ENQ | RING_F_SC_DEQ, socket);
 	w->epoch_ring = ring_new("ep", id, nepochs, RING_F_SP_ENQ | RING_F_SC_DEQ, socket);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause
- * Event-time reorder buffer. Nodes are bucketed by start_ns at a
+ * Event-time reorder buffer. Nodes are bucketed by event time
+ * (alt_node_event_ns: a span's end, an event's timestamp) at a
  * configurable granularity; the watermark is the highest event time seen
  * minus the reorder window. A node older than the watermark when pushed is
  * "late": it is not buffered, the caller handles it (and it is counted).

@@ -4,7 +4,7 @@
  * Layout: a ring of nb buckets (nb a power of two, at least 64 and at least
  * window/bucket + 2), each a FIFO list (head, tail) through node->next, and
  * an occupancy bitmap (one bit per bucket) so that empty buckets are skipped
- * 64 at a time. A node with start_ns t lives in bucket index t / bucket_ns,
+ * 64 at a time. A node with event time t (alt_node_event_ns) lives in bucket index t / bucket_ns,
  * ring slot index & (nb - 1).
  *
  * Invariant: every buffered node's bucket index lies in
@@ -236,7 +236,7 @@ catch_up(struct alt_reorder *r)
 int
 alt_reorder_push(struct alt_reorder *r, struct alt_node *n)
 {
-	uint64_t t = n->start_ns;
+	uint64_t t = alt_node_event_ns(n);
 	uint64_t x;
 	uint32_t slot;
 	struct reorder_bucket *b;
@@ -310,7 +310,7 @@ alt_reorder_watermark(const struct alt_reorder *r)
 	return r->wm;
 }
 
-/* Highest start_ns pushed (late nodes excluded); 0 before the first push. */
+/* Highest event time pushed (late nodes excluded); 0 before the first push. */
 uint64_t
 alt_reorder_max_seen(const struct alt_reorder *r)
 {
@@ -320,7 +320,7 @@ alt_reorder_max_seen(const struct alt_reorder *r)
 /* Every node buffered now becomes releasable by pop (as if the watermark
  * were UINT64_MAX, once). Afterwards the watermark is max_seen (a floor that
  * later pushes only raise): the input is taken as complete up to max_seen,
- * so a later push with start_ns < max_seen is late and one at or above it is
+ * so a later push with event time < max_seen is late and one at or above it is
  * buffered and released by the usual window rule, or by another flush.
  * No-op before the first push. */
 void

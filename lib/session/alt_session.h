@@ -57,7 +57,7 @@ struct alt_trace {
 	uint8_t closed_by;              /* enum alt_closed_by */
 	uint8_t has_closer;             /* a CLOSES_TRACE node is present */
 	uint64_t first_ns;              /* min start_ns */
-	uint64_t last_ns;               /* max event time (start_ns) seen */
+	uint64_t last_ns;               /* max event time (alt_node_event_ns) seen */
 	uint64_t closed_at_ns;          /* watermark when it closed */
 	/* private */
 	uint64_t deadline_ns;
@@ -95,7 +95,7 @@ struct alt_session *alt_session_init(void *mem, const struct alt_session_params 
 
 /* Add one node; ownership passes to the session (a dropped node is freed).
  * late: it arrived behind the reorder watermark. Event time for the gap is
- * n->start_ns. May close the oldest trace by pressure (see poll_closed). */
+ * alt_node_event_ns(n) (a span's end). May close the oldest trace by pressure (see poll_closed). */
 enum alt_session_add_result alt_session_add(struct alt_session *s, struct alt_node *n, bool late);
 
 /* Advance event time to watermark: traces whose gap (or grace) expired are

@@ -509,11 +509,11 @@ open_trace(struct alt_session *s, const struct alt_node *n, uint64_t h, bool fra
 	struct alt_trace *t;
 	struct alt_trace **head;
 
+	if (alt_unlikely(s->free == NULL))
+		return NULL;    /* caller holds every spare trace unreleased */
 	if (s->st.open >= s->p.max_traces && s->age_head != NULL)
 		close_oldest_pressure(s);
 	t = s->free;
-	if (alt_unlikely(t == NULL))
-		return NULL;    /* caller holds every spare trace unreleased */
 	s->free = t->hnext;
 
 	t->trace_id = n->trace_id;
@@ -525,7 +525,7 @@ open_trace(struct alt_session *s, const struct alt_node *n, uint64_t h, bool fra
 	t->closed_by = 0;
 	t->has_closer = 0;
 	t->first_ns = n->start_ns;
-	t->last_ns = n->start_ns;
+	t->last_ns = alt_node_event_ns(n);
 	t->closed_at_ns = 0;
 	t->deadline_ns = NO_DEADLINE;
 	t->state = TS_OPEN;
@@ -567,6 +567,7 @@ alt_session_add(struct alt_session *s, struct alt_node *n, bool late)
 	uint64_t h = alt_trace_id_hash(&n->trace_id);
 	struct alt_trace *t = s->htab[h & s->hmask];
 	uint64_t start = n->start_ns;
+	uint64_t ev = alt_node_event_ns(n);
 
 	while (t != NULL && !alt_trace_id_eq(&t->trace_id, &n->trace_id))
 		t = t->hnext;
@@ -579,8 +580,8 @@ alt_session_add(struct alt_session *s, struct alt_node *n, bool late)
 		}
 	} else if (alt_unlikely(t->n_nodes >= s->p.max_nodes_per_trace)) {
 		free_node(s, n);
-		if (start > t->last_ns)
-			t->last_ns = start;
+		if (ev > t->last_ns)
+			t->last_ns = ev;
 		t->dropped_nodes++;
 		mark_truncated(s, t);
 		s->st.nodes_dropped_trace_full++;
@@ -592,8 +593,8 @@ alt_session_add(struct alt_session *s, struct alt_node *n, bool late)
 	t->n_nodes++;
 	if (start < t->first_ns)
 		t->first_ns = start;
-	if (start > t->last_ns)
-		t->last_ns = start;
+	if (ev > t->last_ns)
+		t->last_ns = ev;
 	if (late) {
 		n->flags |= ALT_NF_LATE;
 		t->late_records++;

@@ -741,7 +741,7 @@ jd_render(struct alt_wire_out *out, uint32_t start, const struct jtag *t)
 JAI bool
 tag_is_error(const struct jtag *t)
 {
-	if (t->key.len != 5 || memcmp(t->key.p, "error", 5) != 0)
+	if (!(t->has & TH_KEY) || t->key.len != 5 || memcmp(t->key.p, "error", 5) != 0)
 		return false;
 	if (t->vtype == 2)
 		return (t->has & TH_BOOL) && t->vb;
@@ -1354,7 +1354,8 @@ alt_wire_decode_jaeger(struct alt_wire_ctx *ctx, bool compact, const uint8_t *bu
 		struct alt_wire_emitter *e = alt_wire_emitter_find(ctx, format, key);
 
 		if (e != NULL) {
-			uint64_t old_sum = e->client_full_queue_dropped + e->client_too_large_dropped +
+			uint64_t old_sum = e->client_full_queue_dropped +
+					   e->client_too_large_dropped +
 					   e->client_failed_to_emit;
 
 			e->client_full_queue_dropped = stat_u64(b.stats[0]);
@@ -1631,7 +1632,8 @@ alt_wire_encode_jaeger(bool compact, const struct alt_jaeger_process *proc,
 	struct jw w;
 	const char *svc;
 
-	if (buf == NULL || proc == NULL || (n && recs == NULL))
+	if (buf == NULL || proc == NULL || (n && recs == NULL) ||
+	    (proc->n_tags && (proc->tag_keys == NULL || proc->tag_values == NULL)))
 		return 0;
 	memset(&w, 0, sizeof(w));
 	w.p = buf;

@@ -554,7 +554,8 @@ test_encoder_header_and_fit(void)
 	uint8_t buf[512];
 	struct alt_record r;
 	struct alt_jaeger_process proc = { "s", 0, NULL, NULL };
-	const uint8_t ch[] = { 0x82, 0x81, 0x00, 0x09, 'e', 'm', 'i', 't', 'B', 'a', 't', 'c', 'h' };
+	const uint8_t ch[] = { 0x82, 0x81, 0x00, 0x09,
+			       'e', 'm', 'i', 't', 'B', 'a', 't', 'c', 'h' };
 	const uint8_t bh[] = { 0x80, 0x01, 0x00, 0x04, 0, 0, 0, 9,
 			       'e', 'm', 'i', 't', 'B', 'a', 't', 'c', 'h', 0, 0, 0, 0 };
 	const uint64_t stats[3] = { 1, 2, 3 };

@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * altair-gen: a deterministic streaming simulator of tracing traffic. It
+ * instantiates microservice trace templates at a given record rate, injects
+ * anomalies, batches records per emitter in one of the wire formats Altair
+ * reads, and writes what a mirrored port would see as a pcap, plus the
+ * ground truth of every trace as JSON lines.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "gen.h"
+
+#define DEF_TRACES 1000
+#define DEF_RATE 200000.0
+#define DEF_SEED 1
+#define DEF_START_NS 1700000000000000000ULL
+#define DEF_EMITTERS 2
+#define DEF_REORDER_MS 50.0
+#define DEF_FLUSH_US 1000.0
+#define DEF_MTU 1500
+#define DEF_TASK_ID_LEN 20
+#define DEF_ID64 0.25
+#define MAX_EMITTERS_PER_SERVICE 64
+#define MIN_PAYLOAD 512
+#define MAX_PAYLOAD 65507
+
+enum {
+	OPT_FORMAT = 256,
+	OPT_OUT,
+	OPT_TRUTH,
+	OPT_TRACES,
+	OPT_RATE,
+	OPT_SEED,
+	OPT_START_NS,
+	OPT_EMITTERS,
+	OPT_REORDER_MS,
+	OPT_FLUSH_US,
+	OPT_LOSS,
+	OPT_ANOMALY_RATE,
+	OPT_TEMPLATE,
+	OPT_LIST_TEMPLATES,
+	OPT_AFFINE,
+	OPT_NO_CLOSES,
+	OPT_MAX_PAYLOAD,
+	OPT_MTU,
+	OPT_VLAN,
+	OPT_QINQ,
+	OPT_IPV6,
+	OPT_NOISE,
+	OPT_PORT,
+	OPT_TASK_ID_LEN,
+	OPT_ID64,
+	OPT_HELP,
+};
+
+static const struct option long_opts[] = {
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "out", required_argument, NULL, OPT_OUT },
+	{ "truth", required_argument, NULL, OPT_TRUTH },
+	{ "traces", required_argument, NULL, OPT_TRACES },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "start-ns", required_argument, NULL, OPT_START_NS },
+	{ "emitters-per-service", required_argument, NULL, OPT_EMITTERS },
+	{ "reorder-ms", required_argument, NULL, OPT_REORDER_MS },
+	{ "flush-us", required_argument, NULL, OPT_FLUSH_US },
+	{ "loss", required_argument, NULL, OPT_LOSS },
+	{ "anomaly-rate", required_argument, NULL, OPT_ANOMALY_RATE },
+	{ "template", required_argument, NULL, OPT_TEMPLATE },
+	{ "list-templates", no_argument, NULL, OPT_LIST_TEMPLATES },
+	{ "affine", no_argument, NULL, OPT_AFFINE },
+	{ "no-closes-trace", no_argument, NULL, OPT_NO_CLOSES },
+	{ "max-payload", required_argument, NULL, OPT_MAX_PAYLOAD },
+	{ "mtu", required_argument, NULL, OPT_MTU },
+	{ "vlan", required_argument, NULL, OPT_VLAN },
+	{ "qinq", required_argument, NULL, OPT_QINQ },
+	{ "ipv6", no_argument, NULL, OPT_IPV6 },
+	{ "noise", required_argument, NULL, OPT_NOISE },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "task-id-len", required_argument, NULL, OPT_TASK_ID_LEN },
+	{ "id64", required_argument, NULL, OPT_ID64 },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: altair-gen --out FILE [options]\n"
+		"Simulate tracing traffic seen on a mirrored port: a pcap of trace records\n"
+		"batched by emitters, delayed, reordered, lost, fragmented, with noise.\n"
+		"\n"
+		"Output:\n"
+		"  --format F               atr|jaeger-compact|jaeger-binary|xtrace (default atr)\n"
+		"  --out FILE               pcap to write (required)\n"
+		"  --truth FILE             ground truth, one JSON object per trace (default none)\n"
+		"Traffic:\n"
+		"  --traces N               traces to generate (default %d)\n"
+		"  --rate R                 records per second of event time (default %.0f)\n"
+		"  --seed S                 PRNG seed: same seed, same bytes (default %d)\n"
+		"  --start-ns T             event time of the first trace, ns (default %llu)\n"
+		"  --template NAME          use this template (repeatable; default all)\n"
+		"  --list-templates         list the templates and exit\n"
+		"  --anomaly-rate P         fraction of traces with one injected anomaly:\n"
+		"                           unexpected_edge|missing_subtree|latency|error (default 0)\n"
+		"  --id64 P                 fraction of traces with 64-bit IDs (default %.2f;\n"
+		"                           1 for xtrace with --task-id-len <= 8)\n"
+		"Emitters:\n"
+		"  --emitters-per-service K instances of every service, 1..%d (default %d)\n"
+		"  --flush-us U             batch flush interval, us (default %.0f)\n"
+		"  --max-payload B          batch size limit, bytes %d..%d (default 1472 for\n"
+		"                           atr/xtrace, 65000 for jaeger-*)\n"
+		"  --reorder-ms D           max extra delivery delay per frame, ms (default %.0f)\n"
+		"  --loss P                 probability a frame is lost, 0..1 (default 0)\n"
+		"  --affine                 ATR: one trace per frame, TRACE_AFFINE, RSS source port\n"
+		"  --no-closes-trace        ATR: never set CLOSES_TRACE on root records\n"
+		"  --task-id-len L          xtrace TaskID bytes: 4|8|12|20 (default %d)\n"
+		"Network:\n"
+		"  --port N                 UDP destination port (default by format: atr 7839,\n"
+		"                           xtrace 7831, jaeger-compact 6831, jaeger-binary 6832)\n"
+		"  --mtu M                  IP packets above M bytes are fragmented, %d..65535\n"
+		"                           (default %d; %d minimum with --ipv6)\n"
+		"  --vlan ID                802.1Q tag, 0..4095 (default untagged)\n"
+		"  --qinq OUTER,INNER       802.1ad outer tag + 802.1Q inner tag\n"
+		"  --ipv6                   IPv6 (2001:db8::/32) instead of IPv4 (198.18.0.0/15)\n"
+		"  --noise P                fraction of packets that are not tracing: TCP, DNS,\n"
+		"                           NTP, statsd, ARP, 0..0.99 (default 0)\n"
+		"  --help                   this text\n",
+		DEF_TRACES, DEF_RATE, DEF_SEED, DEF_START_NS, DEF_ID64, MAX_EMITTERS_PER_SERVICE, DEF_EMITTERS,
+		DEF_FLUSH_US, MIN_PAYLOAD, MAX_PAYLOAD, DEF_REORDER_MS, DEF_TASK_ID_LEN, 576, DEF_MTU, 1280);
+}
+
+static void __attribute__((noreturn))
+bad(const char *opt, const char *val, const char *why)
+{
+	fprintf(stderr, "altair-gen: --%s '%s': %s (see --help)\n", opt, val, why);
+	exit(2);
+}
+
+static uint64_t
+parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+		bad(opt, s, "expected an unsigned integer");
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		bad(opt, s, "expected an unsigned integer");
+	if (v < lo || v > hi) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "out of range %llu..%llu", (unsigned long long)lo,
+			 (unsigned long long)hi);
+		bad(opt, s, why);
+	}
+	return v;
+}
+
+static double
+parse_double(const char *opt, const char *s, double lo, double hi, bool lo_open)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	if (*s == '\0' || *s == ' ')
+		bad(opt, s, "expected a number");
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(v))
+		bad(opt, s, "expected a number");
+	if (v < lo || v > hi || (lo_open && v == lo)) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "out of range %s%g..%g", lo_open ? "above " : "", lo, hi);
+		bad(opt, s, why);
+	}
+	return v;
+}
+
+static void
+list_templates(void)
+{
+	for (unsigned i = 0; i < gen_n_templates; i++)
+		printf("%-16s weight %2u  %s\n", gen_templates[i].name, gen_templates[i].weight,
+		       gen_templates[i].desc);
+}
+
+static uint16_t
+default_port(enum alt_wire_format f)
+{
+	switch (f) {
+	case ALT_FMT_JAEGER_COMPACT:
+		return 6831;
+	case ALT_FMT_JAEGER_BINARY:
+		return 6832;
+	case ALT_FMT_XTRACE:
+		return 7831;
+	default:
+		return 7839;
+	}
+}
+
+static void
+parse_args(int argc, char **argv, struct gen_opts *o)
+{
+	int port = -1, max_payload = -1, id64_set = 0;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->fmt = ALT_FMT_ATR;
+	o->traces = DEF_TRACES;
+	o->rate = DEF_RATE;
+	o->seed = DEF_SEED;
+	o->start_ns = DEF_START_NS;
+	o->emitters_per_service = DEF_EMITTERS;
+	o->reorder_ms = DEF_REORDER_MS;
+	o->flush_us = DEF_FLUSH_US;
+	o->task_id_len = DEF_TASK_ID_LEN;
+	o->id64 = DEF_ID64;
+	o->net.mtu = DEF_MTU;
+	o->net.vlan = -1;
+	o->net.qinq_outer = -1;
+	o->net.qinq_inner = -1;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_FORMAT: {
+			int f = alt_wire_format_parse(optarg);
+
+			if (f < 0)
+				bad("format", optarg, "expected atr, jaeger-compact, jaeger-binary or xtrace");
+			o->fmt = (enum alt_wire_format)f;
+			break;
+		}
+		case OPT_OUT:
+			o->out = optarg;
+			break;
+		case OPT_TRUTH:
+			o->truth = optarg;
+			break;
+		case OPT_TRACES:
+			o->traces = parse_u64("traces", optarg, 1, UINT64_MAX >> 1);
+			break;
+		case OPT_RATE:
+			o->rate = parse_double("rate", optarg, 0, 1e12, true);
+			break;
+		case OPT_SEED:
+			o->seed = parse_u64("seed", optarg, 0, UINT64_MAX);
+			break;
+		case OPT_START_NS:
+			o->start_ns = parse_u64("start-ns", optarg, 0, UINT64_MAX >> 2);
+			break;
+		case OPT_EMITTERS:
+			o->emitters_per_service = (unsigned)parse_u64("emitters-per-service", optarg, 1,
+								      MAX_EMITTERS_PER_SERVICE);
+			break;
+		case OPT_REORDER_MS:
+			o->reorder_ms = parse_double("reorder-ms", optarg, 0, 3600e3, false);
+			break;
+		case OPT_FLUSH_US:
+			o->flush_us = parse_double("flush-us", optarg, 0, 3600e6, false);
+			break;
+		case OPT_LOSS:
+			o->loss = parse_double("loss", optarg, 0, 1, false);
+			break;
+		case OPT_ANOMALY_RATE:
+			o->anomaly_rate = parse_double("anomaly-rate", optarg, 0, 1, false);
+			break;
+		case OPT_TEMPLATE: {
+			const struct gen_template *t = gen_template_find(optarg);
+
+			if (t == NULL)
+				bad("template", optarg, "no such template (see --list-templates)");
+			for (unsigned i = 0; i < o->n_tpls; i++)
+				if (o->tpls[i] == t)
+					t = NULL;
+			if (t != NULL && o->n_tpls < sizeof(o->tpls) / sizeof(o->tpls[0]))
+				o->tpls[o->n_tpls++] = t;
+			break;
+		}
+		case OPT_LIST_TEMPLATES:
+			list_templates();
+			exit(0);
+		case OPT_AFFINE:
+			o->affine = true;
+			break;
+		case OPT_NO_CLOSES:
+			o->no_closes = true;
+			break;
+		case OPT_MAX_PAYLOAD:
+			max_payload = (int)parse_u64("max-payload", optarg, MIN_PAYLOAD, MAX_PAYLOAD);
+			break;
+		case OPT_MTU:
+			o->net.mtu = (unsigned)parse_u64("mtu", optarg, 576, 65535);
+			break;
+		case OPT_VLAN:
+			o->net.vlan = (int)parse_u64("vlan", optarg, 0, 4095);
+			break;
+		case OPT_QINQ: {
+			char tmp[64];
+			char *comma;
+
+			if (strlen(optarg) >= sizeof(tmp) || (comma = strchr(optarg, ',')) == NULL)
+				bad("qinq", optarg, "expected OUTER,INNER (two VLAN IDs 0..4095)");
+			memcpy(tmp, optarg, strlen(optarg) + 1);
+			tmp[comma - optarg] = '\0';
+			o->net.qinq_outer = (int)parse_u64("qinq", tmp, 0, 4095);
+			o->net.qinq_inner = (int)parse_u64("qinq", comma + 1, 0, 4095);
+			break;
+		}
+		case OPT_IPV6:
+			o->net.ipv6 = true;
+			break;
+		case OPT_NOISE:
+			o->net.noise = parse_double("noise", optarg, 0, 0.99, false);
+			break;
+		case OPT_PORT:
+			port = (int)parse_u64("port", optarg, 1, 65535);
+			break;
+		case OPT_TASK_ID_LEN:
+			o->task_id_len = (unsigned)parse_u64("task-id-len", optarg, 4, 20);
+			if (o->task_id_len != 4 && o->task_id_len != 8 && o->task_id_len != 12 &&
+			    o->task_id_len != 20)
+				bad("task-id-len", optarg, "expected 4, 8, 12 or 20");
+			break;
+		case OPT_ID64:
+			o->id64 = parse_double("id64", optarg, 0, 1, false);
+			id64_set = 1;
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			exit(0);
+		default:
+			if (optopt != 0 && optopt >= OPT_FORMAT)
+				fprintf(stderr, "altair-gen: option '%s' needs a value (see --help)\n",
+					argv[optind - 1]);
+			else
+				fprintf(stderr, "altair-gen: unknown option '%s' (see --help)\n", argv[optind - 1]);
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "altair-gen: unexpected argument '%s' (see --help)\n", argv[optind]);
+		exit(2);
+	}
+	if (o->out == NULL) {
+		fprintf(stderr, "altair-gen: --out FILE is required (see --help)\n");
+		exit(2);
+	}
+	if (o->net.vlan >= 0 && o->net.qinq_outer >= 0) {
+		fprintf(stderr, "altair-gen: --vlan and --qinq cannot be combined (see --help)\n");
+		exit(2);
+	}
+	if (o->net.ipv6 && o->net.mtu < 1280) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%u", o->net.mtu);
+		bad("mtu", v, "IPv6 needs at least 1280");
+	}
+	if (o->affine && o->fmt != ALT_FMT_ATR)
+		bad("affine", alt_wire_format_name(o->fmt), "only the atr format has TRACE_AFFINE frames");
+	if (o->fmt == ALT_FMT_XTRACE && o->task_id_len <= 8) {
+		if (id64_set && o->id64 < 1)
+			fprintf(stderr, "altair-gen: --id64 forced to 1: --task-id-len %u holds 64 bits at most\n",
+				o->task_id_len);
+		o->id64 = 1;
+	}
+	if (max_payload < 0)
+		max_payload = (o->fmt == ALT_FMT_JAEGER_COMPACT || o->fmt == ALT_FMT_JAEGER_BINARY) ? 65000 : 1472;
+	o->max_payload = (unsigned)max_payload;
+	o->net.dport = port < 0 ? default_port(o->fmt) : (uint16_t)port;
+	o->net.seed = o->seed;
+	if (o->n_tpls == 0)
+		for (unsigned i = 0; i < gen_n_templates; i++)
+			o->tpls[o->n_tpls++] = &gen_templates[i];
+}
+
+int
+main(int argc, char **argv)
+{
+	struct gen_opts o;
+	struct gen_stats st;
+	struct timespec t0, t1;
+	double secs;
+
+	parse_args(argc, argv, &o);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (gen_run(&o, &st) != 0)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+	fprintf(stderr,
+		"altair-gen: format=%s traces=%llu records=%llu frames=%llu packets=%llu noise=%llu bytes=%llu "
+		"lost_frames=%llu seconds=%.3f (%.0f records/s)\n",
+		alt_wire_format_name(o.fmt), (unsigned long long)st.traces, (unsigned long long)st.records,
+		(unsigned long long)st.frames, (unsigned long long)st.packets, (unsigned long long)st.noise,
+		(unsigned long long)st.bytes, (unsigned long long)st.frames_lost, secs,
+		secs > 0 ? (double)st.records / secs : 0.0);
+	return 0;
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Integration tests: run the real altair binary (DPDK, --no-huge, net_pcap
+vdev) on altair-gen captures and check its outputs exactly against the
+generator's ground truth and the accounting invariants.
+
+usage: test_appliance.py ALTAIR ALTAIR_GEN [SCENARIO ...]
+Closing line: "N passed, N failed" (one check per scenario).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import truthcmp  # noqa: E402
+
+SEED = 7
+# name: (altair-gen arguments, altair arguments, options)
+SCENARIOS = {
+    "atr": (["--format", "atr", "--traces", "300"], [], {}),
+    "atr-affine": (["--format", "atr", "--affine", "--traces", "300"], [], {}),
+    "jaeger-compact": (["--format", "jaeger-compact", "--traces", "300"], [], {}),
+    "jaeger-binary": (["--format", "jaeger-binary", "--traces", "300"], [], {}),
+    "xtrace": (["--format", "xtrace", "--traces", "200"], [], {}),
+    "jaeger-fragmented": (["--format", "jaeger-compact", "--traces", "400", "--flush-us", "20000",
+                           "--mtu", "1500"], [], {"need_reassembly": True}),
+    "jaeger-binary-fragmented-ipv6": (["--format", "jaeger-binary", "--traces", "300", "--flush-us", "20000",
+                                       "--mtu", "1500", "--ipv6"], [], {"need_reassembly": True}),
+    "atr-vlan-noise": (["--format", "atr", "--traces", "300", "--vlan", "42", "--noise", "0.3"], [], {"noise": True}),
+    "atr-qinq-ipv6-noise": (["--format", "atr", "--traces", "300", "--qinq", "100,200", "--ipv6",
+                             "--noise", "0.3"], [], {"noise": True}),
+    "jaeger-qinq-noise": (["--format", "jaeger-binary", "--traces", "200", "--qinq", "7,8",
+                           "--noise", "0.2", "--mtu", "1500", "--flush-us", "10000"], [], {"noise": True}),
+    "atr-loss": (["--format", "atr", "--traces", "300", "--loss", "0.03"], [], {"loss": True}),
+    "atr-anomalies": (["--format", "atr", "--traces", "300", "--anomaly-rate", "0.2"], [], {}),
+    "atr-slow": (["--format", "atr", "--traces", "400", "--rate", "2000"], [],
+                 {"closed_by": ["gap", "closes_trace"], "min_epochs": 3}),
+    "jaeger-slow": (["--format", "jaeger-compact", "--traces", "300", "--rate", "2000"], [],
+                    {"closed_by": ["gap"], "min_epochs": 3}),
+    "atr-custom-port": (["--format", "atr", "--traces", "100", "--port", "9999"],
+                        ["--udp-ports", "atr=9999"], {}),
+}
+
+
+def run_altair(altair, pcap, outdir, prefix, extra):
+    dags = os.path.join(outdir, "dags.jsonl")
+    epochs = os.path.join(outdir, "epochs.jsonl")
+    summary = os.path.join(outdir, "summary.json")
+    cmd = [altair, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", prefix,
+           "--log-level", "lib.eal:error", "--vdev", f"net_pcap0,rx_pcap={pcap}", "--",
+           "--once", "--idle-exit-ms", "500", "--dag-detail", "full", "--dags", dags, "--epochs", epochs,
+           "--summary", summary, "--max-nodes", "262144", "--max-traces", "65536", "--quiet"] + extra
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    return p, dags, epochs, summary
+
+
+def check_summary(s, need_reassembly=False, noise=False):
+    errs = []
+    pk = s["packets"]
+    if sum(pk["by_outcome"].values()) != pk["received"]:
+        errs.append(f"packet outcomes sum {sum(pk['by_outcome'].values())} != received {pk['received']}")
+    rec = s["records"]
+    if sum(rec["by_outcome"].values()) != rec["decoded"]:
+        errs.append(f"record outcomes sum != decoded {rec['decoded']}")
+    if rec["by_outcome"].get("pending", 0):
+        errs.append("records pending after drain")
+    if rec["decoded"] == 0:
+        errs.append("no records decoded")
+    bad = {k: v for k, v in pk["by_outcome"].items() if k.startswith(("malformed", "rejected", "fragment_dropped"))}
+    if bad:
+        errs.append(f"unexpected drops {bad}")
+    if need_reassembly and s["datagrams"]["reassembled"] == 0:
+        errs.append("no datagram was reassembled")
+    if noise and not any(k.startswith("not_") for k in pk["by_outcome"]):
+        errs.append("noise was not counted as not-tracing")
+    return errs
+
+
+def run_scenario(name, altair, gen, tmp):
+    gen_args, alt_args, opts = SCENARIOS[name]
+    d = os.path.join(tmp, name)
+    os.makedirs(d, exist_ok=True)
+    pcap = os.path.join(d, "traffic.pcap")
+    truth = os.path.join(d, "truth.jsonl")
+    g = subprocess.run([gen, "--seed", str(SEED), "--out", pcap, "--truth", truth] + gen_args,
+                       capture_output=True, text=True, timeout=120)
+    if g.returncode != 0:
+        return [f"altair-gen failed: {g.stderr.strip()}"]
+    p, dags, epochs, summary = run_altair(altair, pcap, d, f"it_{name}_{os.getpid()}", alt_args)
+    if p.returncode != 0:
+        return [f"altair exit {p.returncode}: {p.stderr.strip()[-2000:]}"]
+    errs = []
+    with open(summary) as f:
+        s = json.load(f)
+    errs += check_summary(s, opts.get("need_reassembly", False), opts.get("noise", False))
+    t = truthcmp.load_jsonl(truth)
+    o = truthcmp.load_jsonl(dags)
+    # Jaeger has no point events: the truth's events arrive as 0-length spans.
+    ok, bad, msgs = truthcmp.compare(t, o, ignore_kind=any(a.startswith("jaeger") for a in gen_args))
+    if bad:
+        errs += msgs[:10] + [f"{bad} of {ok + bad} trace checks failed"]
+    if len(t) == 0:
+        errs.append("empty truth")
+    if not opts.get("loss") and s["traces"]["closed"] != len(t):
+        errs.append(f"closed {s['traces']['closed']} traces, truth has {len(t)}")
+    for cb in opts.get("closed_by", []):
+        if s["traces"]["by_closed_by"].get(cb, 0) == 0:
+            errs.append(f"no trace closed by {cb}: {s['traces']['by_closed_by']}")
+    ep = truthcmp.load_jsonl(epochs)
+    if len(ep) < opts.get("min_epochs", 1):
+        errs.append(f"{len(ep)} epoch lines, expected at least {opts.get('min_epochs', 1)}")
+    if not ep:
+        errs.append("no epoch lines")
+    elif sum(e["traces_closed"] for e in ep) != s["traces"]["closed"]:
+        errs.append("epoch traces_closed do not sum to the closed traces")
+    elif sum(e["records"] for e in ep) != s["records"]["decoded"]:
+        errs.append(f"epoch records sum {sum(e['records'] for e in ep)} != decoded {s['records']['decoded']}")
+    if not errs:
+        print(f"ok   {name}: {len(t)} traces, {s['records']['decoded']} records, "
+              f"{s['packets']['received']} packets, {len(ep)} epochs")
+    return errs
+
+
+def main(argv):
+    if len(argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    altair, gen = argv[1], argv[2]
+    names = argv[3:] or list(SCENARIOS)
+    tmp = tempfile.mkdtemp(prefix="altair-it-")
+    passed = failed = 0
+    try:
+        for n in names:
+            try:
+                errs = run_scenario(n, altair, gen, tmp)
+            except subprocess.TimeoutExpired as e:
+                errs = [f"timed out: {e}"]
+            if errs:
+                failed += 1
+                print(f"FAIL {n}:")
+                for e in errs:
+                    print(f"     {e}")
+            else:
+                passed += 1
+    finally:
+        if failed == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"(outputs kept in {tmp})")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

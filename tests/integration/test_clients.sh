@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Real clients: the unmodified Ruby (Thrift compact, 6831) and Node (Thrift
+# binary, 6832) Jaeger clients instrument a small mesh inside a private
+# network namespace (lo MTU 1500, so big batches are IP-fragmented); the
+# capture is fed to altair and its --dags output is compared with the spans
+# the client programs recorded creating.
+# usage: test_clients.sh ALTAIR      (needs root: network namespaces)
+set -euo pipefail
+altair="$(realpath "${1:?usage: test_clients.sh ALTAIR}")"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+work="$(mktemp -d -t altair-clients.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "test_clients: needs root for network namespaces"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+"$here/clients/setup.sh" >/dev/null
+"$here/clients/capture.sh" "$work" >"$work/capture.log" 2>&1 || { cat "$work/capture.log"; echo "0 passed, 1 failed"; exit 1; }
+tail -n 5 "$work/capture.log"
+"$altair" -l 0-1 --no-huge -m 512 --no-pci --file-prefix clients$$ --log-level lib.eal:error \
+	--vdev "net_pcap0,rx_pcap=$work/clients.pcap" -- --once --idle-exit-ms 500 \
+	--dag-detail full --dags "$work/dags.jsonl" --summary "$work/summary.json" \
+	--max-nodes 65536 --max-traces 16384 --quiet
+python3 - "$work/summary.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+pk, rec = s["packets"], s["records"]
+assert sum(pk["by_outcome"].values()) == pk["received"], pk
+assert sum(rec["by_outcome"].values()) == rec["decoded"], rec
+bad = {k: v for k, v in pk["by_outcome"].items() if k.startswith(("malformed", "rejected", "fragment_dropped"))}
+assert not bad, bad
+assert s["datagrams"]["reassembled"] > 0, "no fragmented batch was reassembled"
+print(f"altair: {pk['received']} packets, {s['datagrams']['reassembled']} datagrams reassembled, "
+      f"{rec['decoded']} spans, {s['traces']['closed']} traces")
+PY
+python3 "$here/clients/check_dags.py" "$work/clients-truth.jsonl" "$work/dags.jsonl"
