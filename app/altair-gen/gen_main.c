@@ -178,7 +178,10 @@ parse_double(const char *opt, const char *s, double lo, double hi, bool lo_open)
 	if (v < lo || v > hi || (lo_open && v == lo)) {
 		char why[96];
 
-		snprintf(why, sizeof(why), "out of range %s%g..%g", lo_open ? "above " : "", lo, hi);
+		if (lo_open)
+			snprintf(why, sizeof(why), "must be > %g and <= %g", lo, hi);
+		else
+			snprintf(why, sizeof(why), "out of range %g..%g", lo, hi);
 		bad(opt, s, why);
 	}
 	return v;
@@ -278,7 +281,7 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 			const struct gen_template *t = gen_template_find(optarg);
 
 			if (t == NULL)
-				bad("template", optarg, "no such template (see --list-templates)");
+				bad("template", optarg, "no such template; --list-templates names them");
 			for (unsigned i = 0; i < o->n_tpls; i++)
 				if (o->tpls[i] == t)
 					t = NULL;
@@ -365,8 +368,11 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 		snprintf(v, sizeof(v), "%u", o->net.mtu);
 		bad("mtu", v, "IPv6 needs at least 1280");
 	}
-	if (o->affine && o->fmt != ALT_FMT_ATR)
-		bad("affine", alt_wire_format_name(o->fmt), "only the atr format has TRACE_AFFINE frames");
+	if (o->affine && o->fmt != ALT_FMT_ATR) {
+		fprintf(stderr, "altair-gen: --affine needs --format atr (got --format %s) (see --help)\n",
+			alt_wire_format_name(o->fmt));
+		exit(2);
+	}
 	if (o->fmt == ALT_FMT_XTRACE && o->task_id_len <= 8) {
 		if (id64_set && o->id64 < 1)
 			fprintf(stderr, "altair-gen: --id64 forced to 1: --task-id-len %u holds 64 bits at most\n",

@@ -3,8 +3,8 @@
  * reaches one instance (emitter) of its service when its node ends; the
  * emitter batches records into frames (flushed when the next record would
  * overflow --max-payload or --flush-us after the batch's first record); each
- * frame is delayed by a random [0, --reorder-ms] in transit or lost; frames
- * are written to the pcap in delivery-time order.
+ * frame is lost, or delayed by a random [0, --reorder-ms] in transit (FIFO
+ * per emitter); frames are written to the pcap in delivery-time order.
  *
  * Two heaps order time: one of simulation events (a record becoming ready,
  * a batch's flush deadline) and one of frames in transit. Trace i+1 starts
@@ -56,6 +56,7 @@ struct gen_emitter {
 	uint32_t ip_id;         /* IP identification of the next datagram */
 	uint16_t sport;
 	uint16_t svc;
+	uint64_t last_deliver_ns;       /* delivery time of its latest frame */
 	char hostname[48];
 	char ipstr[48];
 	const char *tag_vals[3];
@@ -64,7 +65,12 @@ struct gen_emitter {
 	struct gen_batch slots[GEN_AFFINE_SLOTS];
 };
 
+/* A frame in transit. Small ones (X-Trace reports, short batches) come
+ * from a free list of blocks sized to stay cache-friendly while they wait. */
+#define GEN_SMALL_FRAME 480u
+
 struct gen_frame {
+	struct gen_frame *next_free;
 	uint32_t emitter;
 	uint32_t ip_id;
 	uint32_t len;
@@ -84,6 +90,7 @@ struct gen_sim {
 	struct gen_rng net;
 	struct gen_pcap *pcap;
 	FILE *truth;
+	struct gen_frame *free_frames;
 	struct gen_trace *tq_head;
 	struct gen_trace *tq_tail;
 	uint64_t flush_ns;
@@ -173,30 +180,39 @@ atr_rec_size(const struct alt_record *r)
 	return (n + 7) & ~(size_t)7;
 }
 
-/* An upper bound of a span's Thrift size in either protocol (binary is the
- * larger): fixed fields, one reference per parent, one tag per attrs line
- * and the error tag. */
+/* An upper bound of a span's Thrift size: fixed fields, one reference per
+ * parent, one string tag per attrs line and the error tag. Compact: field
+ * headers of 1 byte, varints of at most 10 (i64) or 5 (i32) bytes, string
+ * lengths below 16384 in 2. Binary: 3-byte field headers, fixed-width
+ * integers, 4-byte string lengths. */
 static size_t
-jaeger_rec_bound(const struct alt_record *r)
+jaeger_rec_bound(const struct alt_record *r, bool compact)
 {
-	size_t n = 120 + r->operation.len + 48u * r->parent_count;
 	unsigned lines = 0;
+	size_t n;
 
 	for (uint32_t i = 0; i < r->attrs.len; i++)
 		if (r->attrs.p[i] == '\n')
 			lines++;
 	if (r->attrs.len)
 		lines++;
-	n += 24u * lines + r->attrs.len;
-	if (r->flags & ALT_RF_ERROR)
-		n += 32;
+	if (compact) {
+		n = 88 + r->operation.len + 36u * r->parent_count + 9u * lines + r->attrs.len;
+		if (r->flags & ALT_RF_ERROR)
+			n += 16;
+	} else {
+		n = 120 + r->operation.len + 48u * r->parent_count + 24u * lines + r->attrs.len;
+		if (r->flags & ALT_RF_ERROR)
+			n += 32;
+	}
 	return n;
 }
 
 static size_t
 rec_size(const struct gen_sim *s, const struct alt_record *r)
 {
-	return s->o->fmt == ALT_FMT_ATR ? atr_rec_size(r) : jaeger_rec_bound(r);
+	return s->o->fmt == ALT_FMT_ATR ? atr_rec_size(r) :
+					  jaeger_rec_bound(r, s->o->fmt == ALT_FMT_JAEGER_COMPACT);
 }
 
 /* ---- emitters ---- */
@@ -295,6 +311,32 @@ encode(struct gen_sim *s, struct gen_emitter *e, struct gen_node **recs, unsigne
 	}
 }
 
+static struct gen_frame *
+frame_alloc(struct gen_sim *s, size_t len)
+{
+	struct gen_frame *f;
+
+	if (len > GEN_SMALL_FRAME)
+		return malloc(sizeof(*f) + len);
+	f = s->free_frames;
+	if (f != NULL) {
+		s->free_frames = f->next_free;
+		return f;
+	}
+	return malloc(sizeof(*f) + GEN_SMALL_FRAME);
+}
+
+static void
+frame_free(struct gen_sim *s, struct gen_frame *f)
+{
+	if (f->len > GEN_SMALL_FRAME) {
+		free(f);
+		return;
+	}
+	f->next_free = s->free_frames;
+	s->free_frames = f;
+}
+
 /* Send recs[0..n) from emitter e at time t as one frame (or, should the
  * size bound have been too optimistic, as several). */
 static void
@@ -340,7 +382,7 @@ send_frame(struct gen_sim *s, struct gen_emitter *e, struct gen_node **recs, uns
 		e->ip_id++;
 		return;
 	}
-	f = malloc(sizeof(*f) + len);
+	f = frame_alloc(s, len);
 	if (f == NULL) {
 		s->failed = true;
 		return;
@@ -351,11 +393,17 @@ send_frame(struct gen_sim *s, struct gen_emitter *e, struct gen_node **recs, uns
 	f->sport = sport;
 	memcpy(f->payload, s->buf, len);
 	memset(&ev, 0, sizeof(ev));
+	/* The path from one emitter is FIFO: a frame never overtakes the
+	 * emitter's previous one, so the delay stays in [0, reorder] while
+	 * frames of different emitters interleave out of event-time order. */
 	ev.t = t + (s->reorder_ns ? gen_rng_below(&s->net, s->reorder_ns + 1) : 0);
+	if (ev.t < e->last_deliver_ns)
+		ev.t = e->last_deliver_ns;
+	e->last_deliver_ns = ev.t;
 	ev.seq = s->seq++;
 	ev.p = f;
 	if (heap_push(&s->out, &ev) != 0) {
-		free(f);
+		frame_free(s, f);
 		s->failed = true;
 	}
 }
@@ -481,7 +529,7 @@ deliver(struct gen_sim *s, uint64_t bound)
 			fprintf(stderr, "altair-gen: writing %s: %s\n", s->o->out, strerror(errno));
 			s->failed = true;
 		}
-		free(f);
+		frame_free(s, f);
 	}
 }
 
@@ -641,7 +689,13 @@ out:
 		struct gen_ev ev;
 
 		heap_pop(&s->out, &ev);
-		free(ev.p);
+		frame_free(s, ev.p);
+	}
+	while (s->free_frames != NULL) {
+		struct gen_frame *f = s->free_frames;
+
+		s->free_frames = f->next_free;
+		free(f);
 	}
 	free(s->ev.v);
 	free(s->out.v);

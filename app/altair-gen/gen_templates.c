@@ -20,6 +20,12 @@ static const char *const svc_names[GEN_SVC_COUNT] = {
 #undef GEN_SVC_NAME
 };
 
+static const uint8_t svc_lens[GEN_SVC_COUNT] = {
+#define GEN_SVC_LEN(e, s) [GEN_SVC_##e] = sizeof(s) - 1,
+	GEN_SERVICES(GEN_SVC_LEN)
+#undef GEN_SVC_LEN
+};
+
 /* The name of a service ("?" out of range). */
 const char *
 gen_svc_name(enum gen_svc svc)
@@ -97,7 +103,7 @@ gen_b_node(struct gen_build *b, enum gen_svc svc, const char *op, enum alt_kind 
 	n->rec.start_ns = start;
 	n->rec.duration_ns = kind == ALT_KIND_EVENT ? 0 : (dur ? dur : 1000);
 	n->rec.service.p = gen_svc_name(svc);
-	n->rec.service.len = (uint32_t)strlen(n->rec.service.p);
+	n->rec.service.len = svc_lens[svc];
 	n->rec.operation.p = op;
 	n->rec.operation.len = (uint32_t)strlen(op);
 	n->rec.attrs.p = "";

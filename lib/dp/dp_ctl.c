@@ -54,24 +54,44 @@ alt_dp_ctl_open(struct alt_dp_app *a)
 	return a->epoch_line == NULL ? -1 : 0;
 }
 
-/* Write (or drop) one worker's finished output blocks. */
+static void
+write_block(struct alt_dp_app *a, struct worker *w, struct out_block *b)
+{
+	if (a->dags != NULL) {
+		if (fwrite(b->data, 1, b->len, a->dags) != b->len)
+			a->dag_write_errors += b->lines;
+		else
+			a->dag_lines_written += b->lines;
+	}
+	b->len = 0;
+	b->lines = 0;
+	b->cont = 0;
+	rte_ring_sp_enqueue(w->free_blocks, b);
+}
+
+/* Write one worker's finished output blocks. A line that spans blocks is
+ * written whole before another worker's blocks: its continuation is already
+ * on its way (the worker enqueues all blocks of a line at once). */
 static unsigned
 drain_blocks(struct alt_dp_app *a, struct worker *w)
 {
 	void *objs[32];
 	unsigned n = rte_ring_sc_dequeue_burst(w->out_ring, objs, 32, NULL);
+	bool cont = false;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct out_block *b = objs[i];
-		if (a->dags != NULL) {
-			if (fwrite(b->data, 1, b->len, a->dags) != b->len)
-				a->dag_write_errors += b->lines;
-			else
-				a->dag_lines_written += b->lines;
+		cont = ((struct out_block *)objs[i])->cont != 0;
+		write_block(a, w, objs[i]);
+	}
+	while (cont) {
+		void *b;
+		if (rte_ring_sc_dequeue(w->out_ring, &b) != 0) {
+			rte_pause();
+			continue;
 		}
-		b->len = 0;
-		b->lines = 0;
-		rte_ring_sp_enqueue(w->free_blocks, b);
+		cont = ((struct out_block *)b)->cont != 0;
+		write_block(a, w, b);
+		n++;
 	}
 	return n;
 }
@@ -282,6 +302,14 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		t->reasm.frags_pending += rs.frags_pending;
 		t->reasm.blocks_peak += rs.blocks_peak;
 		t->pipe.records_decoded += pc->records_decoded;
+		t->pipe.records_received += pc->records_received;
+		t->pipe.steer_frames += w->steer_out_frames;
+		t->steer_ring_full += w->steer_ring_full;
+		/* Frames dropped on a full ring after the pipe counted their
+		 * records as steered: they are drops, not transfers. */
+		t->pipe.records[ALT_PIPE_REC_STEERED] -= w->steer_dropped;
+		t->pipe.records[ALT_PIPE_REC_DROPPED_STEER_FULL] += w->steer_dropped;
+		t->steer_no_buf += w->steer_no_buf;
 		for (unsigned k = 0; k < ALT_PIPE_REC_COUNT; k++)
 			t->pipe.records[k] += pc->records[k];
 		for (unsigned k = 0; k < 4; k++)
@@ -412,6 +440,8 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 	unsigned nrec = 0;
 
 	for (unsigned i = 0; i < ALT_PIPE_REC_COUNT; i++) {
+		if (i == ALT_PIPE_REC_STEERED)
+			continue;
 		snprintf(rec[nrec].name, sizeof(rec[nrec].name), "%s", alt_pipe_rec_outcome_name(i));
 		rec[nrec++].v = t->pipe.records[i];
 	}
@@ -429,8 +459,10 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 	json_kvs(f, dg, ndg);
 	fprintf(f, "},\"records\":{\"decoded\":%" PRIu64 ",\"by_outcome\":", t->pipe.records_decoded);
 	json_kvs(f, rec, nrec);
-	fprintf(f, ",\"late\":%" PRIu64 ",\"parents_truncated\":%" PRIu64 ",\"foreign_refs\":%" PRIu64 "}",
-		t->pipe.late, t->pipe.parents_truncated, t->pipe.foreign_refs);
+	fprintf(f, ",\"late\":%" PRIu64 ",\"parents_truncated\":%" PRIu64 ",\"foreign_refs\":%" PRIu64
+		",\"steered\":%" PRIu64 ",\"steered_received\":%" PRIu64 ",\"steer_frames\":%" PRIu64 "}",
+		t->pipe.late, t->pipe.parents_truncated, t->pipe.foreign_refs, t->pipe.records[ALT_PIPE_REC_STEERED],
+		t->pipe.records_received, t->pipe.steer_frames);
 	fprintf(f, ",\"traces\":{\"closed\":%" PRIu64 ",\"by_closed_by\":{",
 		t->pipe.traces_closed[0] + t->pipe.traces_closed[1] + t->pipe.traces_closed[2] +
 			t->pipe.traces_closed[3]);
@@ -483,9 +515,16 @@ alt_dp_ctl_report(struct alt_dp_app *a)
 	ndg = datagram_outcomes(&t, dg, 64);
 	for (unsigned i = 0; i < npk; i++)
 		psum += pk[i].v;
+	/* Steered records are transfers: every one sent was received. */
 	for (unsigned i = 0; i < ALT_PIPE_REC_COUNT; i++)
-		rsum += t.pipe.records[i];
+		if (i != ALT_PIPE_REC_STEERED)
+			rsum += t.pipe.records[i];
 	rsum += t.pending;
+	if (t.pipe.records[ALT_PIPE_REC_STEERED] != t.pipe.records_received) {
+		fprintf(stderr, "altair: ACCOUNTING MISMATCH: %" PRIu64 " records steered, %" PRIu64 " received\n",
+			t.pipe.records[ALT_PIPE_REC_STEERED], t.pipe.records_received);
+		rc = -1;
+	}
 	if (a->n_delay) {
 		qsort(a->delay_ms, a->n_delay, sizeof(double), dbl_cmp);
 		d50 = a->delay_ms[(a->n_delay - 1) / 2];
@@ -509,7 +548,11 @@ alt_dp_ctl_report(struct alt_dp_app *a)
 		}
 		printf("records  decoded %" PRIu64 " (late %" PRIu64 ")\n", t.pipe.records_decoded, t.pipe.late);
 		for (unsigned i = 0; i < ALT_PIPE_REC_COUNT; i++)
-			printf("  %-32s %" PRIu64 "\n", alt_pipe_rec_outcome_name(i), t.pipe.records[i]);
+			if (i != ALT_PIPE_REC_STEERED)
+				printf("  %-32s %" PRIu64 "\n", alt_pipe_rec_outcome_name(i), t.pipe.records[i]);
+		if (a->nworkers > 1)
+			printf("  (steered between workers: %" PRIu64 " records in %" PRIu64 " frames)\n",
+			       t.pipe.records[ALT_PIPE_REC_STEERED], t.pipe.steer_frames);
 		printf("traces   closed %" PRIu64 " (gap %" PRIu64 ", closes_trace %" PRIu64 ", drain %" PRIu64
 		       ", pressure %" PRIu64 "), flagged %" PRIu64 ", incomplete %" PRIu64 "\n",
 		       t.pipe.traces_closed[0] + t.pipe.traces_closed[1] + t.pipe.traces_closed[2] +

@@ -15,11 +15,27 @@
 #include "alt_dp.h"
 
 #define OUT_BLOCK_BYTES (64u * 1024)
+/* A steering frame holds at least one record of any size (ATR/1 record:
+ * 48 + 8*15 + 255 + 255 + 65535 bytes, padded) plus the frame header. */
+#define STEER_BUF_BYTES (68u * 1024)
+#define STEER_BUFS 128
+#define STEER_RING 256
+
+/* Records on their way to the worker that owns their traces: one ATR/1
+ * frame. Buffers belong to the sending worker and go back to its free ring. */
+struct steer_buf {
+	uint32_t len;
+	uint16_t src;
+	uint16_t pad;
+	uint8_t data[STEER_BUF_BYTES];
+};
 
 /* A block of complete JSON lines on its way from a worker to the writer. */
 struct out_block {
 	uint32_t len;
 	uint32_t lines;
+	uint32_t cont;          /* the last line continues in this worker's next block */
+	uint32_t pad;
 	char data[OUT_BLOCK_BYTES];
 };
 
@@ -67,10 +83,22 @@ struct worker {
 	struct rte_ring *free_blocks;   /* control -> worker: empty blocks */
 	struct rte_ring *epoch_ring;    /* worker -> control: finished epochs */
 	struct rte_ring *free_epochs;   /* control -> worker: spent epoch objects */
+	struct rte_ring *steer_in[ALT_DP_MAX_WORKERS]; /* worker i -> this worker (SPSC) */
+	struct rte_ring *steer_free;    /* this worker's empty steering buffers (MP enqueue) */
+	struct steer_buf *steer_stage[ALT_DP_MAX_WORKERS]; /* frame being filled per owner */
+	uint8_t *steer_tmp;             /* encoder scratch (STEER_BUF_BYTES) */
+	uint64_t steer_out_frames;
+	uint64_t steer_waits;
+	uint64_t steer_dropped;         /* records in frames dropped on a full ring */
+	uint32_t idle_loops;
+	uint64_t steer_in_frames;
+	uint64_t steer_ring_full;
+	uint64_t steer_no_buf;
 	/* shared with control (atomics, see comments at use) */
 	uint64_t rx_seen;               /* release-stored copy of rx_pkts */
 	uint64_t epoch_progress;        /* epochs < this are reported */
 	int stop;
+	int rx_stopped;                 /* no more steering frames will come from this worker */
 	int done;
 	/* cold */
 	unsigned id;
@@ -137,6 +165,7 @@ struct alt_dp_totals {
 	uint64_t atr_frames_lost, jaeger_batches_lost, jaeger_client_dropped;
 	uint64_t lines, lines_dropped, detail_truncated, epochs_dropped, multiseg;
 	uint64_t busy_tsc;
+	uint64_t steer_ring_full, steer_no_buf;
 	struct alt_pipe_mem_stats mem;
 	size_t pipe_bytes;
 };

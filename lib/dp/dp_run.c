@@ -9,6 +9,7 @@
  * is impossible on 64-bit targets and a stale one is harmless).
  */
 #include <errno.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -75,6 +76,8 @@ block_get(struct worker *w)
 	if (rte_ring_sc_dequeue(w->free_blocks, &b) != 0)
 		return NULL;
 	((struct out_block *)b)->len = 0;
+	((struct out_block *)b)->lines = 0;
+	((struct out_block *)b)->cont = 0;
 	return b;
 }
 
@@ -113,6 +116,8 @@ emit_line(struct worker *w, const char *line, size_t len)
 	w->lines++;
 	while (len > 0) {
 		if (b == NULL || b->len == OUT_BLOCK_BYTES) {
+			if (b != NULL)
+				b->cont = 1;
 			block_flush(w);
 			b = w->cur_block = block_get(w);
 			if (b == NULL)
@@ -182,6 +187,138 @@ hook_epoch_done(void *ctx, uint64_t epoch, struct alt_stats *st, uint64_t wall_n
 	if (rte_ring_sp_enqueue(w->epoch_ring, o) != 0)
 		w->epochs_dropped++;
 	__atomic_store_n(&w->epoch_progress, epoch + 1, __ATOMIC_RELEASE);
+}
+
+/* Enqueue one staged steering frame to its owner. A full ring is retried
+ * for a bounded time while this worker keeps draining its own inbound
+ * rings (so two workers waiting on each other both make progress); then
+ * the records are counted dropped. Returns the records that went. */
+static unsigned poll_steered(struct worker *w);
+
+static unsigned
+steer_send(struct worker *w, unsigned owner)
+{
+	struct steer_buf *b = w->steer_stage[owner];
+	struct rte_ring *ring = g_app.workers[owner].steer_in[w->id];
+	unsigned n;
+
+	if (b == NULL)
+		return 0;
+	w->steer_stage[owner] = NULL;
+	n = (unsigned)b->data[6] | ((unsigned)b->data[7] << 8);
+	for (unsigned tries = 0; rte_ring_sp_enqueue(ring, b) != 0; tries++) {
+		if (tries == 0)
+			w->steer_waits++;
+		if (tries >= 2000) {
+			rte_ring_mp_enqueue(w->steer_free, b);
+			w->steer_ring_full++;
+			w->steer_dropped += n;
+			return 0;
+		}
+		poll_steered(w);
+		rte_delay_us_block(1);
+	}
+	w->steer_out_frames++;
+	return n;
+}
+
+/* Flush every staged steering frame (end of a burst, drain). */
+static void
+steer_flush(struct worker *w)
+{
+	for (unsigned o = 0; o < g_app.nworkers; o++)
+		if (w->steer_stage[o] != NULL)
+			steer_send(w, o);
+}
+
+/* The pipe's steer hook: append records to the frame staged for their
+ * owner (one ATR/1 frame per owner per burst, up to 1024 records), sending
+ * it when full. Records are encoded now, so borrowed strings may go. */
+static unsigned
+hook_steer(void *ctx, unsigned owner, const struct alt_record *recs, unsigned n)
+{
+	struct worker *w = ctx;
+	unsigned done = 0;
+
+	while (done < n) {
+		struct steer_buf *b = w->steer_stage[owner];
+		unsigned k = n - done, have;
+		size_t len;
+
+		if (b == NULL) {
+			void *obj = NULL;
+			/* All buffers in flight: the owner is behind. Wait a bounded
+			 * time (draining our own inbound rings), then count a drop. */
+			for (unsigned tries = 0; rte_ring_sc_dequeue(w->steer_free, &obj) != 0; tries++) {
+				if (tries == 0)
+					w->steer_waits++;
+				if (tries >= 2000)
+					break;
+				poll_steered(w);
+				rte_delay_us_block(1);
+			}
+			if (obj == NULL) {
+				w->steer_no_buf++;
+				break;
+			}
+			b = w->steer_stage[owner] = obj;
+			b->len = 0;
+			b->src = (uint16_t)w->id;
+		}
+		have = b->len ? ((unsigned)b->data[6] | ((unsigned)b->data[7] << 8)) : 0;
+		if (k > ALT_ATR_MAX_COUNT - have)
+			k = ALT_ATR_MAX_COUNT - have;
+		len = 0;
+		while (k > 0 && (len = alt_wire_encode_atr(recs + done, k, 0, w->id, 0, w->steer_tmp,
+							  STEER_BUF_BYTES)) == 0)
+			k /= 2;
+		if (k > 0 && b->len && b->len + len - 16 > STEER_BUF_BYTES)
+			k = 0;
+		if (k == 0) {
+			/* the staged frame is full: send it and start another */
+			if (b->len == 0)
+				break;  /* unreachable: one record always fits an empty frame */
+			steer_send(w, owner);
+			continue;
+		}
+		if (b->len == 0) {
+			memcpy(b->data, w->steer_tmp, len);
+			b->len = (uint32_t)len;
+		} else {
+			memcpy(b->data + b->len, w->steer_tmp + 16, len - 16);
+			b->len += (uint32_t)(len - 16);
+			have += k;
+			b->data[6] = (uint8_t)have;
+			b->data[7] = (uint8_t)(have >> 8);
+		}
+		done += k;
+	}
+	return done;
+}
+
+/* Feed what other workers steered here; buffers go back to their owners. */
+static unsigned
+poll_steered(struct worker *w)
+{
+	unsigned total = 0;
+
+	for (unsigned s = 0; s < g_app.nworkers; s++) {
+		struct rte_ring *r = w->steer_in[s];
+		void *objs[32];
+		unsigned n;
+
+		if (r == NULL)
+			continue;
+		n = rte_ring_sc_dequeue_burst(r, objs, 32, NULL);
+		for (unsigned i = 0; i < n; i++) {
+			struct steer_buf *b = objs[i];
+			alt_pipe_feed_steered(w->pipe, b->data, b->len);
+			rte_ring_mp_enqueue(g_app.workers[b->src].steer_free, b);
+		}
+		w->steer_in_frames += n;
+		total += n;
+	}
+	return total;
 }
 
 /* ---- worker loop ---- */
@@ -277,6 +414,10 @@ worker_main(void *arg)
 				got += n;
 			}
 		}
+		if (g_app.nworkers > 1) {
+			steer_flush(w);
+			got += poll_steered(w);
+		}
 		if (got > 0) {
 			alt_pipe_advance(w->pipe);
 			w->busy_tsc += rte_get_tsc_cycles() - t0;
@@ -288,13 +429,39 @@ worker_main(void *arg)
 		if (w->cur_block != NULL && rte_get_tsc_cycles() - w->last_flush_tsc > flush_tsc)
 			block_flush(w);
 		__atomic_store_n(&w->rx_seen, w->rx_pkts, __ATOMIC_RELEASE);
-		if (got == 0)
-			rte_pause();
+		if (got == 0) {
+			/* Idle: let a control lcore that shares this CPU run. */
+			if (++w->idle_loops >= 64) {
+				w->idle_loops = 0;
+				sched_yield();
+			} else {
+				rte_pause();
+			}
+		}
 	}
-	/* Drain: fragments still pending time out now, then every open trace
-	 * goes through the whole chain. */
+	/* Drain: fragments still pending time out now; then, once no worker
+	 * can steer anything more here, every open trace goes through the
+	 * whole chain. */
 	uint64_t t0 = rte_get_tsc_cycles();
 	alt_net_reasm_flush(w->reasm);
+	steer_flush(w);
+	__atomic_store_n(&w->rx_stopped, 1, __ATOMIC_RELEASE);
+	if (g_app.nworkers > 1) {
+		for (;;) {
+			unsigned stopped = 0;
+			for (unsigned i = 0; i < g_app.nworkers; i++)
+				/* acquire: pairs with the release above, so every frame
+				 * that worker enqueued is visible to the polls below */
+				stopped += __atomic_load_n(&g_app.workers[i].rx_stopped, __ATOMIC_ACQUIRE);
+			if (stopped == g_app.nworkers)
+				break;
+			poll_steered(w);
+			rte_pause();
+		}
+		while (poll_steered(w) > 0)
+			;
+		alt_pipe_advance(w->pipe);
+	}
 	alt_pipe_drain(w->pipe);
 	block_flush(w);
 	w->busy_tsc += rte_get_tsc_cycles() - t0;
@@ -371,7 +538,7 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 	const struct alt_dp_conf *c = g_app.conf;
 	int socket = (int)rte_lcore_to_socket_id(lcore);
 	struct alt_pipe_alloc alloc = { sock_alloc, sock_free, (void *)(intptr_t)socket };
-	struct alt_pipe_hooks hooks = { w, hook_trace_closed, hook_epoch_done, hook_stats_get };
+	struct alt_pipe_hooks hooks = { w, hook_trace_closed, hook_epoch_done, hook_stats_get, hook_steer };
 	struct alt_pipe_cfg pc;
 	unsigned nepochs = 8;
 
@@ -384,6 +551,8 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 	w->netcfg.max_encap = (uint8_t)c->max_encap;
 
 	alt_dp_conf_pipe(c, &pc);
+	pc.shard_self = id;
+	pc.shard_count = g_app.nworkers;
 	w->pipe = alt_pipe_create(&pc, &alloc, &hooks);
 	if (w->pipe == NULL) {
 		fprintf(stderr, "altair: worker %u: cannot allocate the pipeline on socket %d "
@@ -424,6 +593,34 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 				return -1;
 			}
 			rte_ring_sp_enqueue(w->free_blocks, b);
+		}
+	}
+	if (g_app.nworkers > 1) {
+		w->steer_free = ring_new("stfree", id, STEER_BUFS, RING_F_SC_DEQ, socket);
+		w->steer_tmp = rte_malloc_socket("steertmp", STEER_BUF_BYTES, RTE_CACHE_LINE_SIZE, socket);
+		if (w->steer_free == NULL || w->steer_tmp == NULL) {
+			fprintf(stderr, "altair: worker %u: cannot allocate the steering ring\n", id);
+			return -1;
+		}
+		for (unsigned i = 0; i < STEER_BUFS; i++) {
+			struct steer_buf *b = rte_malloc_socket("steer", sizeof(*b), RTE_CACHE_LINE_SIZE, socket);
+			if (b == NULL) {
+				fprintf(stderr, "altair: worker %u: cannot allocate steering buffers (%u x %u KiB)\n",
+					id, STEER_BUFS, STEER_BUF_BYTES / 1024);
+				return -1;
+			}
+			rte_ring_mp_enqueue(w->steer_free, b);
+		}
+		for (unsigned s = 0; s < g_app.nworkers; s++) {
+			if (s == id)
+				continue;
+			char name[RTE_RING_NAMESIZE];
+			snprintf(name, sizeof(name), "alt_st_%u_%u", s, id);
+			w->steer_in[s] = rte_ring_create(name, STEER_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (w->steer_in[s] == NULL) {
+				fprintf(stderr, "altair: worker %u: cannot create steering ring %s\n", id, name);
+				return -1;
+			}
 		}
 	}
 	for (unsigned i = 0; i < nepochs; i++) {

@@ -82,6 +82,9 @@ tel_workers(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_u64(c, "rx_queues", w->nq);
 		rte_tel_data_add_dict_u64(c, "rx_packets", w->rx_pkts);
 		rte_tel_data_add_dict_u64(c, "records_decoded", alt_pipe_counters(w->pipe)->records_decoded);
+		rte_tel_data_add_dict_u64(c, "records_steered_out", alt_pipe_counters(w->pipe)->records[ALT_PIPE_REC_STEERED]);
+		rte_tel_data_add_dict_u64(c, "records_steered_in", alt_pipe_counters(w->pipe)->records_received);
+		rte_tel_data_add_dict_u64(c, "steer_ring_full", w->steer_ring_full);
 		rte_tel_data_add_dict_u64(c, "busy_us", w->busy_tsc * 1000000ULL / rte_get_tsc_hz());
 		rte_tel_data_add_dict_u64(c, "watermark_ns", alt_pipe_watermark(w->pipe));
 		snprintf(k, sizeof(k), "worker%u", i);

@@ -4,10 +4,13 @@
  * All memory is taken once at create time through the caller's allocator
  * (malloc in tests, hugepage memory on the NUMA socket in the appliance).
  *
- * Accounting: every decoded record ends under exactly one record outcome
- * (ALT_PIPE_REC_OUTCOMES) once it has left the pipeline; until then it is
- * pending (in the reorder buffer or in an open trace). After alt_pipe_drain
- * nothing is pending.
+ * Accounting: every record decoded here or received from another worker
+ * ends under exactly one record outcome (ALT_PIPE_REC_OUTCOMES) once it has
+ * left the pipeline; until then it is pending (in the reorder buffer or in
+ * an open trace). "steered" is a transfer to the owning worker, which counts
+ * the record again as received: across all workers, decoded records equal
+ * the final outcomes (everything but steered) once nothing is in flight.
+ * After alt_pipe_drain nothing is pending.
  */
 #ifndef ALT_PIPE_H
 #define ALT_PIPE_H
@@ -42,7 +45,28 @@ struct alt_pipe_cfg {
 	uint32_t session_wheel_slots;   /* default 4096 (ticks of 1 ms) */
 	struct alt_stats_params stats;
 	bool want_shape_text;           /* compute canonical shape text for each trace */
+	/* Sharding: with shard_count > 1, records whose trace another worker
+	 * owns are handed to hooks.steer instead of being fed here. */
+	uint32_t shard_self;
+	uint32_t shard_count;
+	/* Owner by trace: NULL = alt_trace_owner(); else owner_table[fold16 &
+	 * 0x3FFF] (ALT_PIPE_OWNER_TABLE entries), so that the owner can equal
+	 * the RX queue NIC RSS on the ATR/1 source port picks. */
+	const uint16_t *owner_table;
 };
+
+#define ALT_PIPE_OWNER_TABLE 16384
+
+/* The worker that owns a trace under cfg's sharding (0 without sharding). */
+static inline unsigned
+alt_pipe_owner(const struct alt_pipe_cfg *c, const struct alt_trace_id *t)
+{
+	if (c->shard_count <= 1)
+		return 0;
+	if (c->owner_table != NULL)
+		return c->owner_table[alt_trace_fold16(t) & (ALT_PIPE_OWNER_TABLE - 1)];
+	return alt_trace_owner(t, c->shard_count);
+}
 
 void alt_pipe_cfg_default(struct alt_pipe_cfg *c);
 
@@ -51,7 +75,9 @@ void alt_pipe_cfg_default(struct alt_pipe_cfg *c);
 	X(IN_TRACE, "in_trace") \
 	X(LATE_FRAGMENT, "late_fragment") \
 	X(DROPPED_TRACE_FULL, "dropped_trace_full") \
-	X(DROPPED_NO_MEMORY, "dropped_no_memory")
+	X(DROPPED_NO_MEMORY, "dropped_no_memory") \
+	X(DROPPED_STEER_FULL, "dropped_steer_full") \
+	X(STEERED, "steered")
 
 enum alt_pipe_rec_outcome {
 #define ALT_PIPE_REC_ENUM(e, s) ALT_PIPE_REC_##e,
@@ -67,6 +93,8 @@ struct alt_pipe_counters {
 	uint64_t payloads_ok;
 	uint64_t rejected[ALT_WIRE_REASON_COUNT];       /* payloads rejected, by reason */
 	uint64_t records_decoded;
+	uint64_t records_received;                      /* steered in from other workers */
+	uint64_t steer_frames;                          /* frames handed to hooks.steer */
 	uint64_t records[ALT_PIPE_REC_COUNT];           /* by final outcome */
 	uint64_t late;                                  /* records behind the watermark (also counted in an outcome) */
 	uint64_t parents_truncated;
@@ -124,6 +152,10 @@ struct alt_pipe_hooks {
 	 * pipe allocates with its allocator and never frees them: the hook must
 	 * return them with alt_pipe_stats_put. */
 	struct alt_stats *(*stats_get)(void *ctx);
+	/* Records owned by worker `owner` (sharding): copy them out now (their
+	 * strings are borrowed) and return how many were accepted; the rest
+	 * are counted dropped_steer_full. */
+	unsigned (*steer)(void *ctx, unsigned owner, const struct alt_record *recs, unsigned n);
 };
 
 /* Allocator for create: zeroed or not, aligned to 64 bytes. */
@@ -145,6 +177,10 @@ enum alt_wire_reason alt_pipe_decode(struct alt_pipe *p, enum alt_wire_format fm
 				     const uint8_t *buf, size_t len, const struct alt_wire_out **out);
 /* Feed decoded records (copied into pooled nodes; strings interned). */
 void alt_pipe_feed(struct alt_pipe *p, const struct alt_record *recs, unsigned n);
+/* Feed records another worker steered here: an ATR/1 frame (as written by
+ * alt_wire_encode_atr), decoded without loss accounting, never re-steered.
+ * Returns the decode result (a bad frame is counted rejected). */
+enum alt_wire_reason alt_pipe_feed_steered(struct alt_pipe *p, const uint8_t *frame, size_t len);
 /* Decode and feed. */
 enum alt_wire_reason alt_pipe_input(struct alt_pipe *p, enum alt_wire_format fmt,
 				    const uint8_t *buf, size_t len);

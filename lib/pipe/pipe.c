@@ -31,6 +31,12 @@ struct alt_pipe {
 	struct alt_shape_ws *shape;
 	char *shape_text;
 	struct alt_pipe_hooks hooks;
+	/* sharding */
+	uint32_t *steer_idx;            /* [max_records] record index, grouped by owner */
+	uint32_t *steer_next;           /* [max_records] chain of a group */
+	uint32_t *steer_head;           /* [shard_count] first index per owner, UINT32_MAX = none */
+	struct alt_record *steer_buf;   /* [max_records] contiguous copies for the hook */
+	bool steering;
 
 	/* cold */
 	struct alt_pipe_cfg cfg;
@@ -242,6 +248,24 @@ alt_pipe_create(const struct alt_pipe_cfg *cfg, const struct alt_pipe_alloc *all
 		goto fail;
 	if (c.want_shape_text && (p->shape_text = pipe_take(p, SHAPE_TEXT_CAP, "shape text")) == NULL)
 		goto fail;
+
+	if (c.shard_count > 1) {
+		if (p->hooks.steer == NULL || c.shard_self >= c.shard_count) {
+			errno = EINVAL;
+			goto fail;
+		}
+		sz = (sizeof(uint32_t) * 2 + sizeof(struct alt_record)) * (size_t)c.max_records +
+		     sizeof(uint32_t) * c.shard_count;
+		if ((m = pipe_take(p, sz, "steering")) == NULL)
+			goto fail;
+		p->steer_buf = m;
+		p->steer_idx = (uint32_t *)(p->steer_buf + c.max_records);
+		p->steer_next = p->steer_idx + c.max_records;
+		p->steer_head = p->steer_next + c.max_records;
+		for (uint32_t i = 0; i < c.shard_count; i++)
+			p->steer_head[i] = UINT32_MAX;
+		p->steering = true;
+	}
 
 	sz = sizeof(struct alt_wire_ctx) + sizeof(struct alt_record) * (size_t)c.max_records +
 	     c.arena_bytes;
@@ -463,14 +487,53 @@ intern_cached(struct alt_pipe *p, const struct alt_str *s, const char **last_p, 
 	return *last_id;
 }
 
-void
-alt_pipe_feed(struct alt_pipe *p, const struct alt_record *recs, unsigned n)
+/* Hand records owned by other workers to the steer hook, one call per
+ * owner, in their original order. */
+static void
+steer_out(struct alt_pipe *p, const struct alt_record *recs)
+{
+	for (uint32_t o = 0; o < p->cfg.shard_count; o++) {
+		uint32_t k = 0, acc;
+
+		if (p->steer_head[o] == UINT32_MAX)
+			continue;
+		for (uint32_t i = p->steer_head[o]; i != UINT32_MAX; i = p->steer_next[i])
+			p->steer_buf[k++] = recs[p->steer_idx[i]];
+		p->steer_head[o] = UINT32_MAX;
+		acc = p->hooks.steer(p->hooks.ctx, o, p->steer_buf, k);
+		if (acc > k)
+			acc = k;
+		p->cnt.steer_frames++;
+		p->cnt.records[ALT_PIPE_REC_STEERED] += acc;
+		if (acc < k) {
+			p->cnt.records[ALT_PIPE_REC_DROPPED_STEER_FULL] += k - acc;
+			if (p->cur != NULL)
+				alt_stats_add_dropped(p->cur, "steer_full", k - acc);
+		}
+	}
+}
+
+static void
+feed(struct alt_pipe *p, const struct alt_record *recs, unsigned n, bool may_steer)
 {
 	const char *sp = NULL, *op = NULL;
 	uint32_t sl = UINT32_MAX, ol = UINT32_MAX, sid = 0, oid = 0;
+	uint32_t n_steer = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		const struct alt_record *r = &recs[i];
+
+		if (may_steer && p->steering) {
+			unsigned o = alt_pipe_owner(&p->cfg, &r->trace_id);
+			if (o != p->cfg.shard_self && n_steer < p->cfg.max_records) {
+				/* push front; each group is reversed below */
+				p->steer_idx[n_steer] = i;
+				p->steer_next[n_steer] = p->steer_head[o];
+				p->steer_head[o] = n_steer;
+				n_steer++;
+				continue;
+			}
+		}
 		struct alt_node *nd = node_get(p, r->parent_count >= 2);
 
 		if (alt_unlikely(nd == NULL)) {
@@ -499,6 +562,41 @@ alt_pipe_feed(struct alt_pipe *p, const struct alt_record *recs, unsigned n)
 			session_add(p, nd, true);
 		}
 	}
+	if (n_steer > 0) {
+		/* Groups were built by pushing at the front: reverse each chain
+		 * so records leave in arrival order. */
+		for (uint32_t o = 0; o < p->cfg.shard_count; o++) {
+			uint32_t prev = UINT32_MAX, cur = p->steer_head[o];
+			while (cur != UINT32_MAX) {
+				uint32_t nx = p->steer_next[cur];
+				p->steer_next[cur] = prev;
+				prev = cur;
+				cur = nx;
+			}
+			p->steer_head[o] = prev;
+		}
+		steer_out(p, recs);
+	}
+}
+
+void
+alt_pipe_feed(struct alt_pipe *p, const struct alt_record *recs, unsigned n)
+{
+	feed(p, recs, n, true);
+}
+
+enum alt_wire_reason
+alt_pipe_feed_steered(struct alt_pipe *p, const uint8_t *frame, size_t len)
+{
+	enum alt_wire_reason r = alt_wire_decode_atr(NULL, frame, len, &p->out);
+
+	if (alt_unlikely(r != ALT_WIRE_OK)) {
+		p->cnt.rejected[r < ALT_WIRE_REASON_COUNT ? r : ALT_WIRE_BAD_FIELD]++;
+		return r;
+	}
+	p->cnt.records_received += p->out.n;
+	feed(p, p->out.recs, p->out.n, false);
+	return r;
 }
 
 enum alt_wire_reason
@@ -629,7 +727,7 @@ alt_pipe_pending(const struct alt_pipe *p)
 
 	for (unsigned i = 0; i < ALT_PIPE_REC_COUNT; i++)
 		done += p->cnt.records[i];
-	return p->cnt.records_decoded - done;
+	return p->cnt.records_decoded + p->cnt.records_received - done;
 }
 
 void

@@ -39,19 +39,27 @@ SCENARIOS = {
                  {"closed_by": ["gap", "closes_trace"], "min_epochs": 3}),
     "jaeger-slow": (["--format", "jaeger-compact", "--traces", "300", "--rate", "2000"], [],
                     {"closed_by": ["gap"], "min_epochs": 3}),
+    "atr-2workers": (["--format", "atr", "--traces", "600", "--rate", "5000"], [],
+                     {"workers": 2, "closed_by": ["closes_trace"]}),
+    "jaeger-2workers-fragmented": (["--format", "jaeger-compact", "--traces", "600", "--rate", "5000",
+                                    "--flush-us", "20000"], [], {"workers": 2, "need_reassembly": True}),
+    "xtrace-2workers": (["--format", "xtrace", "--traces", "300"], [], {"workers": 2}),
     "atr-custom-port": (["--format", "atr", "--traces", "100", "--port", "9999"],
                         ["--udp-ports", "atr=9999"], {}),
 }
 
 
-def run_altair(altair, pcap, outdir, prefix, extra):
+def run_altair(altair, pcap, outdir, prefix, extra, workers=1):
     dags = os.path.join(outdir, "dags.jsonl")
     epochs = os.path.join(outdir, "epochs.jsonl")
     summary = os.path.join(outdir, "summary.json")
-    cmd = [altair, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", prefix,
+    # Two CPUs: with two workers the control lcore shares CPU 0 with worker 1.
+    lcores = ["-l", "0-1"] if workers == 1 else ["--lcores", "0@0,1@0,2@1"]
+    cmd = [altair] + lcores + ["--no-huge", "-m", "1024", "--no-pci", "--file-prefix", prefix,
            "--log-level", "lib.eal:error", "--vdev", f"net_pcap0,rx_pcap={pcap}", "--",
            "--once", "--idle-exit-ms", "500", "--dag-detail", "full", "--dags", dags, "--epochs", epochs,
-           "--summary", summary, "--max-nodes", "262144", "--max-traces", "65536", "--quiet"] + extra
+           "--summary", summary, "--max-nodes", "262144", "--max-traces", "65536", "--quiet",
+           "--workers", str(workers)] + extra
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     return p, dags, epochs, summary
 
@@ -88,7 +96,8 @@ def run_scenario(name, altair, gen, tmp):
                        capture_output=True, text=True, timeout=120)
     if g.returncode != 0:
         return [f"altair-gen failed: {g.stderr.strip()}"]
-    p, dags, epochs, summary = run_altair(altair, pcap, d, f"it_{name}_{os.getpid()}", alt_args)
+    p, dags, epochs, summary = run_altair(altair, pcap, d, f"it_{name}_{os.getpid()}", alt_args,
+                                          opts.get("workers", 1))
     if p.returncode != 0:
         return [f"altair exit {p.returncode}: {p.stderr.strip()[-2000:]}"]
     errs = []
@@ -105,6 +114,10 @@ def run_scenario(name, altair, gen, tmp):
         errs.append("empty truth")
     if not opts.get("loss") and s["traces"]["closed"] != len(t):
         errs.append(f"closed {s['traces']['closed']} traces, truth has {len(t)}")
+    if opts.get("workers", 1) > 1:
+        r = s["records"]
+        if r["steered"] == 0 or r["steered"] != r["steered_received"]:
+            errs.append(f"steering: {r['steered']} records steered, {r['steered_received']} received")
     for cb in opts.get("closed_by", []):
         if s["traces"]["by_closed_by"].get(cb, 0) == 0:
             errs.append(f"no trace closed by {cb}: {s['traces']['by_closed_by']}")

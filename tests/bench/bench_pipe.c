@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Pipeline benchmark: one core, decode -> reorder -> session -> DAG ->
+ * shape -> stats over the tracing payloads of a capture.
+ *
+ * The capture is read and classified (lib/net, fragments reassembled) once,
+ * up front; the payloads are copied into one array so that file I/O and
+ * classification stay outside the timed loop. Each repetition then creates
+ * a fresh pipe (not timed), feeds every payload with alt_pipe_input, calls
+ * alt_pipe_advance every 32 payloads and alt_pipe_drain at the end (timed).
+ * A second figure times classification + reassembly + the pipe from the
+ * frames in memory. Prints one JSON line per figure with the median over
+ * the repetitions.
+ *
+ * Usage: bench_pipe FILE.pcap [--reps N] [--format-label X] [--max-nodes N]
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alt_net.h"
+#include "alt_pipe.h"
+#include "netfeed.h"
+#include "pcapread.h"
+
+#define ADVANCE_EVERY 32
+#define MAX_REPS 1000
+
+struct payload {
+	uint64_t off;
+	uint32_t len;
+	uint8_t fmt;
+};
+
+struct frame {
+	const uint8_t *data;
+	uint32_t len;
+	uint64_t ts_ns;
+};
+
+struct result {
+	double secs;
+	uint64_t records;
+	uint64_t traces;
+	uint64_t pressure;
+	uint64_t rejected;
+	struct alt_pipe_mem_stats mem;
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+usage(const char *argv0)
+{
+	fprintf(stderr, "usage: %s FILE.pcap [--reps N] [--format-label X] [--max-nodes N]\n", argv0);
+}
+
+/* Allocator that touches every page up front, like the appliance's
+ * hugepage memory: page faults stay out of the timed loop. */
+static void *
+prefault_alloc(void *ctx, size_t size, const char *what)
+{
+	void *p = NULL;
+
+	(void)ctx;
+	(void)what;
+	if (posix_memalign(&p, 64, size ? size : 64) != 0)
+		return NULL;
+	memset(p, 0, size);
+	return p;
+}
+
+static void
+prefault_free(void *ctx, void *p)
+{
+	(void)ctx;
+	free(p);
+}
+
+static const struct alt_pipe_alloc prefault = { prefault_alloc, prefault_free, NULL };
+
+/* Totals of a finished run. */
+static void
+collect(struct alt_pipe *p, double secs, struct result *r)
+{
+	const struct alt_pipe_counters *c = alt_pipe_counters(p);
+	uint64_t rej = 0;
+
+	for (unsigned i = 1; i < ALT_WIRE_REASON_COUNT; i++)
+		rej += c->rejected[i];
+	r->secs = secs;
+	r->records = c->records_decoded;
+	r->traces = c->traces_closed[0] + c->traces_closed[1] + c->traces_closed[2] +
+		    c->traces_closed[3];
+	r->pressure = c->pressure_closes;
+	r->rejected = rej;
+	alt_pipe_mem_stats(p, &r->mem);
+}
+
+/* One timed run over the pre-extracted payloads. 0, or -1. */
+static int
+run_payloads(const struct alt_pipe_cfg *cfg, const uint8_t *blob, const struct payload *pl,
+	     size_t n, struct result *r)
+{
+	struct alt_pipe *p = alt_pipe_create(cfg, &prefault, NULL);
+	uint64_t t0, t1;
+
+	if (p == NULL)
+		return -1;
+	t0 = now_ns();
+	for (size_t i = 0; i < n; i++) {
+		alt_pipe_input(p, (enum alt_wire_format)pl[i].fmt, blob + pl[i].off, pl[i].len);
+		if ((i + 1) % ADVANCE_EVERY == 0)
+			alt_pipe_advance(p);
+	}
+	alt_pipe_advance(p);
+	alt_pipe_drain(p);
+	t1 = now_ns();
+	collect(p, (double)(t1 - t0) / 1e9, r);
+	alt_pipe_destroy(p);
+	return 0;
+}
+
+/* One timed run from the frames: classification, reassembly and the pipe. */
+static int
+run_frames(const struct alt_pipe_cfg *cfg, const struct frame *fr, size_t n, struct result *r)
+{
+	struct alt_pipe *p = alt_pipe_create(cfg, &prefault, NULL);
+	struct netfeed nf;
+	struct netfeed_payload pl;
+	uint64_t t0, t1;
+	size_t k = 0;
+
+	if (p == NULL)
+		return -1;
+	if (netfeed_init(&nf) != 0) {
+		alt_pipe_destroy(p);
+		return -1;
+	}
+	t0 = now_ns();
+	for (size_t i = 0; i < n; i++) {
+		if (netfeed_frame(&nf, fr[i].data, fr[i].len, fr[i].ts_ns, &pl)) {
+			alt_pipe_input(p, (enum alt_wire_format)pl.format, pl.data, pl.len);
+			if (++k % ADVANCE_EVERY == 0)
+				alt_pipe_advance(p);
+		}
+	}
+	netfeed_flush(&nf);
+	alt_pipe_advance(p);
+	alt_pipe_drain(p);
+	t1 = now_ns();
+	collect(p, (double)(t1 - t0) / 1e9, r);
+	alt_pipe_destroy(p);
+	netfeed_fini(&nf);
+	return 0;
+}
+
+static void
+print_json(const char *stage, const char *label, unsigned reps, size_t payloads, size_t frames,
+	   double *secs, const struct result *last)
+{
+	double med, rps;
+
+	qsort(secs, reps, sizeof(*secs), cmp_double);
+	med = reps % 2 ? secs[reps / 2] : (secs[reps / 2 - 1] + secs[reps / 2]) / 2;
+	rps = med > 0 ? (double)last->records / med : 0;
+	printf("{\"bench\":\"pipe\",\"stage\":\"%s\",\"format\":\"%s\",\"records\":%llu,"
+	       "\"payloads\":%zu,\"frames\":%zu,\"reps\":%u,\"median_s\":%.6f,\"min_s\":%.6f,"
+	       "\"max_s\":%.6f,\"median_records_per_s\":%.0f,\"ns_per_record\":%.1f,"
+	       "\"peak_nodes\":%u,\"peak_exts\":%u,\"peak_traces\":%u,\"peak_reorder\":%u,"
+	       "\"traces_closed\":%llu,\"pressure_closes\":%llu,\"rejected_payloads\":%llu,"
+	       "\"mem_bytes\":%zu}\n",
+	       stage, label, (unsigned long long)last->records, payloads, frames, reps, med, secs[0],
+	       secs[reps - 1], rps, last->records ? med * 1e9 / (double)last->records : 0,
+	       last->mem.nodes_peak, last->mem.exts_peak, last->mem.traces_peak,
+	       last->mem.reorder_peak, (unsigned long long)last->traces,
+	       (unsigned long long)last->pressure, (unsigned long long)last->rejected,
+	       last->mem.total_bytes);
+	fflush(stdout);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = NULL, *label = NULL;
+	unsigned reps = 5;
+	unsigned long max_nodes = 0;
+	struct pcapr pr;
+	struct pcapr_frame f;
+	struct netfeed nf;
+	struct netfeed_payload np;
+	struct payload *pl = NULL;
+	struct frame *fr = NULL;
+	uint8_t *blob = NULL;
+	size_t n_pl = 0, cap_pl = 0, n_fr = 0, cap_fr = 0, blob_len = 0, blob_cap = 0;
+	struct alt_pipe_cfg cfg;
+	struct result res;
+	double *secs;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+			char *end;
+			unsigned long v = strtoul(argv[++i], &end, 10);
+
+			if (*end != '\0' || v == 0 || v > MAX_REPS) {
+				fprintf(stderr, "bench_pipe: --reps: 1..%d\n", MAX_REPS);
+				return 2;
+			}
+			reps = (unsigned)v;
+		} else if (strcmp(argv[i], "--format-label") == 0 && i + 1 < argc) {
+			label = argv[++i];
+		} else if (strcmp(argv[i], "--max-nodes") == 0 && i + 1 < argc) {
+			char *end;
+
+			max_nodes = strtoul(argv[++i], &end, 10);
+			if (*end != '\0' || max_nodes == 0 || max_nodes > (1ul << 28)) {
+				fprintf(stderr, "bench_pipe: --max-nodes: 1..%lu\n", 1ul << 28);
+				return 2;
+			}
+		} else if (argv[i][0] != '-' && path == NULL) {
+			path = argv[i];
+		} else {
+			usage(argv[0]);
+			return 2;
+		}
+	}
+	if (path == NULL) {
+		usage(argv[0]);
+		return 2;
+	}
+
+	/* load and classify once: payloads into one blob, frames kept */
+	if (pcapr_open(&pr, path) != 0) {
+		fprintf(stderr, "bench_pipe: %s\n", pr.err);
+		return 1;
+	}
+	if (netfeed_init(&nf) != 0) {
+		fprintf(stderr, "bench_pipe: out of memory\n");
+		return 1;
+	}
+	while ((rc = pcapr_next(&pr, &f)) == 1) {
+		if (n_fr == cap_fr) {
+			cap_fr = cap_fr ? cap_fr * 2 : 65536;
+			fr = realloc(fr, cap_fr * sizeof(*fr));
+			if (fr == NULL)
+				goto oom;
+		}
+		fr[n_fr].data = f.data;
+		fr[n_fr].len = f.caplen;
+		fr[n_fr].ts_ns = f.ts_ns;
+		n_fr++;
+		if (!netfeed_frame(&nf, f.data, f.caplen, f.ts_ns, &np))
+			continue;
+		if (n_pl == cap_pl) {
+			cap_pl = cap_pl ? cap_pl * 2 : 65536;
+			pl = realloc(pl, cap_pl * sizeof(*pl));
+			if (pl == NULL)
+				goto oom;
+		}
+		if (blob_len + np.len > blob_cap) {
+			blob_cap = blob_cap ? blob_cap * 2 : (64u << 20);
+			while (blob_cap < blob_len + np.len)
+				blob_cap *= 2;
+			blob = realloc(blob, blob_cap);
+			if (blob == NULL)
+				goto oom;
+		}
+		memcpy(blob + blob_len, np.data, np.len);
+		pl[n_pl].off = blob_len;
+		pl[n_pl].len = np.len;
+		pl[n_pl].fmt = np.format;
+		blob_len += np.len;
+		n_pl++;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "bench_pipe: %s: %s\n", path, pr.err);
+		return 1;
+	}
+	netfeed_fini(&nf);
+	if (n_pl == 0) {
+		fprintf(stderr, "bench_pipe: %s: no tracing payloads\n", path);
+		return 1;
+	}
+	if (label == NULL)
+		label = alt_wire_format_name((enum alt_wire_format)pl[0].fmt);
+
+	alt_pipe_cfg_default(&cfg);
+	if (max_nodes)
+		cfg.max_nodes = (uint32_t)max_nodes;
+	secs = calloc(reps, sizeof(*secs));
+	if (secs == NULL)
+		goto oom;
+
+	for (unsigned r = 0; r < reps; r++) {
+		if (run_payloads(&cfg, blob, pl, n_pl, &res) != 0) {
+			fprintf(stderr, "bench_pipe: alt_pipe_create failed\n");
+			return 1;
+		}
+		secs[r] = res.secs;
+	}
+	print_json("pipe", label, reps, n_pl, n_fr, secs, &res);
+
+	for (unsigned r = 0; r < reps; r++) {
+		if (run_frames(&cfg, fr, n_fr, &res) != 0) {
+			fprintf(stderr, "bench_pipe: alt_pipe_create failed\n");
+			return 1;
+		}
+		secs[r] = res.secs;
+	}
+	print_json("net+pipe", label, reps, n_pl, n_fr, secs, &res);
+
+	free(secs);
+	free(blob);
+	free(pl);
+	free(fr);
+	pcapr_close(&pr);
+	return 0;
+oom:
+	fprintf(stderr, "bench_pipe: out of memory loading %s\n", path);
+	return 1;
+}
