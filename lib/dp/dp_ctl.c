@@ -305,6 +305,7 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		t->pipe.records_received += pc->records_received;
 		t->pipe.steer_frames += w->steer_out_frames;
 		t->steer_ring_full += w->steer_ring_full;
+		t->steer_waits += w->steer_waits;
 		/* Frames dropped on a full ring after the pipe counted their
 		 * records as steered: they are drops, not transfers. */
 		t->pipe.records[ALT_PIPE_REC_STEERED] -= w->steer_dropped;
@@ -478,6 +479,9 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 		",\"epoch_write_errors\":%" PRIu64 ",\"epochs_lost\":%" PRIu64 "}",
 		a->dag_lines_written, t->lines_dropped, a->dag_write_errors, t->detail_truncated, a->epoch_lines,
 		a->epoch_write_errors, t->pipe.epochs_lost + t->epochs_dropped + a->epochs_overflow);
+	fprintf(f, ",\"steering\":{\"frames\":%" PRIu64 ",\"waits\":%" PRIu64 ",\"ring_full\":%" PRIu64
+		",\"no_buffer\":%" PRIu64 "}",
+		t->pipe.steer_frames, t->steer_waits, t->steer_ring_full, t->steer_no_buf);
 	fprintf(f, ",\"ports\":[");
 	for (unsigned p = 0; p < a->nports; p++)
 		fprintf(f, "%s{\"port\":%u,\"rx_queues\":%u,\"rss\":%s,\"ipackets\":%" PRIu64 ",\"imissed\":%" PRIu64

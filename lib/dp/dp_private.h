@@ -165,7 +165,7 @@ struct alt_dp_totals {
 	uint64_t atr_frames_lost, jaeger_batches_lost, jaeger_client_dropped;
 	uint64_t lines, lines_dropped, detail_truncated, epochs_dropped, multiseg;
 	uint64_t busy_tsc;
-	uint64_t steer_ring_full, steer_no_buf;
+	uint64_t steer_ring_full, steer_no_buf, steer_waits;
 	struct alt_pipe_mem_stats mem;
 	size_t pipe_bytes;
 };

@@ -3,6 +3,7 @@
  *   /altair/stats    totals: packets, records, traces, loss, outputs
  *   /altair/workers  per-worker RX, records and busy time
  *   /altair/memory   pool usage (nodes, traces, reorder) and peaks
+ *   /altair/ports    per-port RX counters (ethdev stats)
  *   /altair/epoch    the last epoch written, as text
  * Handlers run on the telemetry thread and only read worker counters.
  */
@@ -125,6 +126,36 @@ tel_memory(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 static int
+tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	if (params != NULL && *params != '\0')
+		return -EINVAL;
+	rte_tel_data_start_dict(d);
+	for (uint16_t p = 0; p < g_app.nports; p++) {
+		struct rte_eth_stats st;
+		struct rte_tel_data *c = rte_tel_data_alloc();
+		char k[32];
+
+		if (c == NULL)
+			return -ENOMEM;
+		memset(&st, 0, sizeof(st));
+		rte_eth_stats_get(p, &st);
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_u64(c, "rx_queues", g_app.port_nq[p]);
+		rte_tel_data_add_dict_u64(c, "rss", g_app.port_rss[p]);
+		rte_tel_data_add_dict_u64(c, "ipackets", st.ipackets);
+		rte_tel_data_add_dict_u64(c, "ibytes", st.ibytes);
+		rte_tel_data_add_dict_u64(c, "imissed", st.imissed);
+		rte_tel_data_add_dict_u64(c, "ierrors", st.ierrors);
+		rte_tel_data_add_dict_u64(c, "rx_nombuf", st.rx_nombuf);
+		snprintf(k, sizeof(k), "port%u", p);
+		rte_tel_data_add_dict_container(d, k, c, 0);
+	}
+	return 0;
+}
+
+static int
 tel_epoch(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	(void)cmd;
@@ -144,5 +175,7 @@ alt_dp_telemetry_register(struct alt_dp_app *a)
 				   "Per worker lcore: RX packets, records, busy time, watermark. No parameters.");
 	rte_telemetry_register_cmd("/altair/memory", tel_memory,
 				   "Per worker: pool usage and peaks (nodes, traces, reorder). No parameters.");
+	rte_telemetry_register_cmd("/altair/ports", tel_ports,
+				   "Per port: RX queues, RSS, packets, bytes, imissed, errors. No parameters.");
 	rte_telemetry_register_cmd("/altair/epoch", tel_epoch, "The last epoch written, as text. No parameters.");
 }

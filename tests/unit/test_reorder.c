@@ -598,6 +598,26 @@ test_speed(void)
 	speed_run(2000, "~100k buffered (1 node/2us)");
 }
 
+/* Spans are ordered by their end (alt_node_event_ns), events by their time. */
+static void
+test_event_time_is_span_end(void)
+{
+	struct fixture f;
+	struct alt_node *out[4], *a, *b;
+
+	fx_init(&f, 100, 10, 16);
+	a = mk(&f, 1000);
+	a->duration_ns = 500;                   /* event time 1500 */
+	b = mk(&f, 1200);                      /* a point event at 1200 */
+	CU_ASSERT(alt_reorder_push(f.r, a) == 0);
+	CU_ASSERT(alt_reorder_watermark(f.r) == 1400);
+	CU_ASSERT(alt_reorder_push(f.r, b) == 1);       /* 1200 < 1400: late */
+	CU_ASSERT(alt_reorder_push(f.r, mk(&f, 1650)) == 0);
+	CU_ASSERT_FATAL(alt_reorder_pop(f.r, out, 4) == 1);
+	CU_ASSERT(out[0] == a);
+	fx_fini(&f);
+}
+
 int
 main(void)
 {
@@ -617,6 +637,7 @@ main(void)
 	CU_add_test(s, "flush", test_flush);
 	CU_add_test(s, "model", test_model);
 	CU_add_test(s, "speed", test_speed);
+	CU_add_test(s, "event_time_is_span_end", test_event_time_is_span_end);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();

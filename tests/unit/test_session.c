@@ -172,6 +172,30 @@ test_gap_exact(void)
 	fx_fini(&f);
 }
 
+/* A span's event time is its end: the gap counts from start + duration. */
+static void
+test_gap_from_span_end(void)
+{
+	struct fixture f;
+	struct alt_session_params p;
+	struct alt_trace *v[4];
+	struct alt_node *n;
+
+	small_params(&p);
+	fx_init(&f, &p, 64);
+	n = mk(&f, 1, 1, 100);
+	n->duration_ns = 400;                   /* ends at 500 */
+	CU_ASSERT(alt_session_add(f.s, n, false) == ALT_SESS_ADDED);
+	CU_ASSERT(alt_session_add(f.s, mk(&f, 1, 2, 200), false) == ALT_SESS_ADDED);
+	alt_session_advance(f.s, 1499);         /* 500 + gap - 1 */
+	CU_ASSERT(poll(&f, v, 4) == 0);
+	alt_session_advance(f.s, 1500);
+	CU_ASSERT_FATAL(poll(&f, v, 4) == 1);
+	CU_ASSERT(v[0]->first_ns == 100 && v[0]->last_ns == 500);
+	release_all(&f, v, 1);
+	fx_fini(&f);
+}
+
 static void
 test_gap_rearm(void)
 {
@@ -735,6 +759,7 @@ main(void)
 	CU_add_test(s, "params", test_params);
 	CU_add_test(s, "gap_exact", test_gap_exact);
 	CU_add_test(s, "gap_rearm", test_gap_rearm);
+	CU_add_test(s, "gap_from_span_end", test_gap_from_span_end);
 	CU_add_test(s, "closer_complete", test_closer_complete);
 	CU_add_test(s, "closer_missing_parent", test_closer_missing_parent);
 	CU_add_test(s, "late_fragment", test_late_fragment);
