@@ -280,6 +280,25 @@ int gen_truth_write(FILE *f, const struct gen_trace *t);
 
 /* ---- packets ---- */
 
+/* Remote-mirroring encapsulations (--encap): every frame written is wrapped
+ * in an outer Ethernet + IPv4/IPv6 header from the mirror source to the
+ * collector and one of these tunnels. */
+enum gen_encap {
+	GEN_ENCAP_NONE = 0,
+	GEN_ENCAP_GRE,          /* GRE 0x6558 with a key: inner Ethernet */
+	GEN_ENCAP_GRE_IP,       /* GRE 0x0800/0x86DD: inner IP, no Ethernet */
+	GEN_ENCAP_ERSPAN2,      /* GRE 0x88BE + sequence, ERSPAN II header */
+	GEN_ENCAP_ERSPAN3,      /* GRE 0x22EB + sequence, ERSPAN III header */
+	GEN_ENCAP_VXLAN,        /* UDP 4789, VXLAN header, VNI 1000 */
+	GEN_ENCAP_COUNT
+};
+
+/* The --encap name of e ("none", "gre", ...). */
+const char *gen_encap_name(enum gen_encap e);
+
+/* The encapsulation named s, or -1. */
+int gen_encap_parse(const char *s);
+
 struct gen_net_cfg {
 	bool ipv6;
 	unsigned mtu;
@@ -289,7 +308,15 @@ struct gen_net_cfg {
 	uint16_t dport;
 	double noise;           /* fraction of packets that are not tracing */
 	uint64_t seed;
+	enum gen_encap encap;   /* GEN_ENCAP_NONE: frames go out as they are */
+	bool encap_ipv6;        /* outer IPv6 (2001:db8:ffff::1 -> ::2) */
+	bool erspan3_sub;       /* ERSPAN III: O bit + platform subheader */
 };
+
+/* The largest inner IP packet (hence --mtu) whose mirrored copy still fits
+ * the outer IP packet's 16-bit length, for cfg's encapsulation, outer IP
+ * version and inner VLAN tags; 65535 without an encapsulation. */
+unsigned gen_encap_max_mtu(const struct gen_net_cfg *cfg);
 
 /* A sender's L2/L3 identity. */
 struct gen_host {
@@ -315,7 +342,7 @@ int gen_pcap_udp(struct gen_pcap *p, uint64_t ts_ns, const struct gen_host *src,
 int gen_pcap_close(struct gen_pcap *p);
 
 /* Counters: packets written (fragments and noise included), of them noise,
- * and the Ethernet frame bytes written. */
+ * and the Ethernet frame bytes written (outer frames with --encap). */
 void gen_pcap_counts(const struct gen_pcap *p, uint64_t *packets, uint64_t *noise, uint64_t *bytes);
 
 /* ---- the simulation ---- */

@@ -53,6 +53,9 @@ enum {
 	OPT_PORT,
 	OPT_TASK_ID_LEN,
 	OPT_ID64,
+	OPT_ENCAP,
+	OPT_ENCAP_IPV6,
+	OPT_ERSPAN3_SUB,
 	OPT_HELP,
 };
 
@@ -82,6 +85,9 @@ static const struct option long_opts[] = {
 	{ "port", required_argument, NULL, OPT_PORT },
 	{ "task-id-len", required_argument, NULL, OPT_TASK_ID_LEN },
 	{ "id64", required_argument, NULL, OPT_ID64 },
+	{ "encap", required_argument, NULL, OPT_ENCAP },
+	{ "encap-ipv6", no_argument, NULL, OPT_ENCAP_IPV6 },
+	{ "erspan3-subheader", no_argument, NULL, OPT_ERSPAN3_SUB },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -129,6 +135,18 @@ usage(FILE *f)
 		"  --ipv6                   IPv6 (2001:db8::/32) instead of IPv4 (198.18.0.0/15)\n"
 		"  --noise P                fraction of packets that are not tracing: TCP, DNS,\n"
 		"                           NTP, statsd, ARP, 0..0.99 (default 0)\n"
+		"Mirror encapsulation (every frame, noise included; --vlan/--qinq tag the\n"
+		"inner frame; outer packets are never fragmented and may exceed --mtu):\n"
+		"  --encap E                none|gre|gre-ip|erspan2|erspan3|vxlan (default none):\n"
+		"                           gre: GRE 0x6558 + key 1000, inner Ethernet;\n"
+		"                           gre-ip: GRE 0x0800/0x86DD, inner IP packet;\n"
+		"                           erspan2: GRE + sequence, ERSPAN II session 1000;\n"
+		"                           erspan3: GRE + sequence, ERSPAN III session 1000,\n"
+		"                           IEEE 1588 timestamp; vxlan: UDP 4789, VNI 1000\n"
+		"  --encap-ipv6             outer IPv6 2001:db8:ffff::1 -> ::2 (default outer\n"
+		"                           IPv4 192.0.2.1 -> 192.0.2.2)\n"
+		"  --erspan3-subheader      erspan3: O bit + 8-byte platform subheader\n"
+		"                           (platform 5: switch, port, timestamp seconds)\n"
 		"  --help                   this text\n",
 		DEF_TRACES, DEF_RATE, DEF_SEED, DEF_START_NS, DEF_ID64, MAX_EMITTERS_PER_SERVICE, DEF_EMITTERS,
 		DEF_FLUSH_US, MIN_PAYLOAD, MAX_PAYLOAD, DEF_REORDER_MS, DEF_TASK_ID_LEN, 576, DEF_MTU, 1280);
@@ -338,6 +356,20 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 			o->id64 = parse_double("id64", optarg, 0, 1, false);
 			id64_set = 1;
 			break;
+		case OPT_ENCAP: {
+			int e = gen_encap_parse(optarg);
+
+			if (e < 0)
+				bad("encap", optarg, "expected none, gre, gre-ip, erspan2, erspan3 or vxlan");
+			o->net.encap = (enum gen_encap)e;
+			break;
+		}
+		case OPT_ENCAP_IPV6:
+			o->net.encap_ipv6 = true;
+			break;
+		case OPT_ERSPAN3_SUB:
+			o->net.erspan3_sub = true;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			exit(0);
@@ -367,6 +399,29 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 
 		snprintf(v, sizeof(v), "%u", o->net.mtu);
 		bad("mtu", v, "IPv6 needs at least 1280");
+	}
+	if (o->net.encap_ipv6 && o->net.encap == GEN_ENCAP_NONE) {
+		fprintf(stderr, "altair-gen: --encap-ipv6 needs --encap (see --help)\n");
+		exit(2);
+	}
+	if (o->net.erspan3_sub && o->net.encap != GEN_ENCAP_ERSPAN3) {
+		fprintf(stderr, "altair-gen: --erspan3-subheader needs --encap erspan3 (got --encap %s) (see --help)\n",
+			gen_encap_name(o->net.encap));
+		exit(2);
+	}
+	if (o->net.encap == GEN_ENCAP_GRE_IP && (o->net.vlan >= 0 || o->net.qinq_outer >= 0)) {
+		fprintf(stderr, "altair-gen: --%s tags the inner Ethernet header, which --encap gre-ip does not "
+			"carry (see --help)\n", o->net.vlan >= 0 ? "vlan" : "qinq");
+		exit(2);
+	}
+	if (o->net.mtu > gen_encap_max_mtu(&o->net)) {
+		char v[16], why[128];
+
+		snprintf(v, sizeof(v), "%u", o->net.mtu);
+		snprintf(why, sizeof(why), "with --encap %s%s the mirrored packets would exceed 65535 bytes; "
+			 "at most %u", gen_encap_name(o->net.encap), o->net.encap_ipv6 ? " --encap-ipv6" : "",
+			 gen_encap_max_mtu(&o->net));
+		bad("mtu", v, why);
 	}
 	if (o->affine && o->fmt != ALT_FMT_ATR) {
 		fprintf(stderr, "altair-gen: --affine needs --format atr (got --format %s) (see --help)\n",

@@ -2,7 +2,10 @@
  * Packet writer: classic libpcap files (microsecond timestamps, Ethernet),
  * optional 802.1Q / 802.1ad tags, IPv4 or IPv6, UDP with checksums, IP
  * fragmentation above the MTU, and background noise (TCP, DNS, NTP, statsd,
- * ARP) interleaved with the tracing traffic.
+ * ARP) interleaved with the tracing traffic. With an encapsulation, every
+ * frame is then wrapped as a remote-mirroring session carries it (GRE,
+ * ERSPAN II/III, VXLAN over IPv4 or IPv6); the wrapping draws no random
+ * numbers, so the traffic inside is the same bytes as without it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,7 +28,27 @@
 #define UDP_HDR 8u
 #define TCP_HDR 20u
 #define MAX_L2 22u
+#define FRAME_BUF (MAX_L2 + IPV6_HDR + IPV6_FRAG_HDR + 65536u + 64u)
 #define IO_BUF (8u << 20)
+
+/* mirror encapsulation */
+#define IPPROTO_GRE_ 47
+#define ETHERTYPE_TEB 0x6558            /* transparent Ethernet bridging */
+#define ETHERTYPE_ERSPAN2 0x88be
+#define ETHERTYPE_ERSPAN3 0x22eb
+#define GRE_FLAG_K 0x2000
+#define GRE_FLAG_S 0x1000
+#define GRE_HDR 4u
+#define ERSPAN2_HDR 8u
+#define ERSPAN3_HDR 12u
+#define ERSPAN3_SUBHDR 8u
+#define VXLAN_HDR 8u
+#define VXLAN_PORT 4789
+#define ETH_HDR 14u
+#define TUNNEL_ID 1000u                 /* GRE key, ERSPAN session ID, VXLAN VNI */
+#define ERSPAN3_PLATF_ID 5u             /* subheader: switch ID, port index, seconds */
+#define ERSPAN3_GRA_1588 2u             /* timestamp: ns within the second */
+#define MAX_TUN_HDR (IPV6_HDR + GRE_HDR + 4u + ERSPAN3_HDR + ERSPAN3_SUBHDR)
 
 struct gen_pcap {
 	FILE *f;
@@ -37,9 +60,12 @@ struct gen_pcap {
 	uint64_t noise;
 	uint64_t bytes;
 	uint32_t noise_seq;
+	uint32_t gre_seq;               /* ERSPAN sequence number, per frame */
+	uint16_t outer_id;              /* outer IPv4 identification */
 	bool err;
-	uint8_t dgram[MAX_L2 + IPV6_HDR + IPV6_FRAG_HDR + 65536 + 64];     /* whole packet */
-	uint8_t frag[MAX_L2 + IPV6_HDR + IPV6_FRAG_HDR + 65536 + 64];      /* one fragment */
+	uint8_t dgram[FRAME_BUF];       /* whole packet */
+	uint8_t frag[FRAME_BUF];        /* one fragment */
+	uint8_t outer[ETH_HDR + MAX_TUN_HDR + FRAME_BUF];      /* mirrored frame (--encap) */
 };
 
 static inline void
@@ -145,26 +171,6 @@ put_l2(const struct gen_pcap *pc, uint8_t *p, const uint8_t *src_mac, const uint
 }
 
 static void
-write_frame(struct gen_pcap *pc, uint64_t ts_ns, uint8_t *frame, size_t len)
-{
-	uint8_t h[16];
-
-	if (len < ETH_MIN_FRAME) {
-		memset(frame + len, 0, ETH_MIN_FRAME - len);
-		len = ETH_MIN_FRAME;
-	}
-	le32(h, (uint32_t)(ts_ns / 1000000000u));
-	le32(h + 4, (uint32_t)(ts_ns % 1000000000u / 1000u));
-	le32(h + 8, (uint32_t)len);
-	le32(h + 12, (uint32_t)len);
-	if (fwrite_unlocked(h, 1, sizeof(h), pc->f) != sizeof(h) ||
-	    fwrite_unlocked(frame, 1, len, pc->f) != len)
-		pc->err = true;
-	pc->packets++;
-	pc->bytes += len;
-}
-
-static void
 put_ipv4(uint8_t *ip, uint16_t total, uint16_t id, uint16_t frag, uint8_t proto, const uint8_t *src,
 	 const uint8_t *dst)
 {
@@ -217,6 +223,266 @@ l4_csum(bool v6, const uint8_t *src, const uint8_t *dst, uint8_t proto, const ui
 		phl = 12;
 	}
 	return csum_fold(csum_add(csum_add(0, ph, phl), seg, len));
+}
+
+static void
+put_udp(uint8_t *u, uint16_t sport, uint16_t dport, size_t len)
+{
+	be16(u, sport);
+	be16(u + 2, dport);
+	be16(u + 4, (uint16_t)len);
+	u[6] = u[7] = 0;
+}
+
+/* ---- mirror encapsulation ---- */
+
+static const char *const encap_names[GEN_ENCAP_COUNT] = {
+	[GEN_ENCAP_NONE] = "none",
+	[GEN_ENCAP_GRE] = "gre",
+	[GEN_ENCAP_GRE_IP] = "gre-ip",
+	[GEN_ENCAP_ERSPAN2] = "erspan2",
+	[GEN_ENCAP_ERSPAN3] = "erspan3",
+	[GEN_ENCAP_VXLAN] = "vxlan",
+};
+
+/* The --encap name of e; see gen.h. */
+const char *
+gen_encap_name(enum gen_encap e)
+{
+	return (unsigned)e < GEN_ENCAP_COUNT ? encap_names[e] : "?";
+}
+
+/* The encapsulation named s, or -1; see gen.h. */
+int
+gen_encap_parse(const char *s)
+{
+	for (unsigned i = 0; i < GEN_ENCAP_COUNT; i++)
+		if (strcmp(s, encap_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Bytes of tunnel headers between the outer IP header and the mirrored
+ * frame or packet. */
+static size_t
+tun_hdr_len(const struct gen_net_cfg *cfg)
+{
+	switch (cfg->encap) {
+	case GEN_ENCAP_GRE:
+		return GRE_HDR + 4;                     /* key */
+	case GEN_ENCAP_GRE_IP:
+		return GRE_HDR;
+	case GEN_ENCAP_ERSPAN2:
+		return GRE_HDR + 4 + ERSPAN2_HDR;       /* sequence */
+	case GEN_ENCAP_ERSPAN3:
+		return GRE_HDR + 4 + ERSPAN3_HDR + (cfg->erspan3_sub ? ERSPAN3_SUBHDR : 0);
+	case GEN_ENCAP_VXLAN:
+		return UDP_HDR + VXLAN_HDR;
+	default:
+		return 0;
+	}
+}
+
+/* Largest --mtu whose mirrored packets fit the outer length field; see gen.h. */
+unsigned
+gen_encap_max_mtu(const struct gen_net_cfg *cfg)
+{
+	size_t l2 = 0, over;
+
+	if (cfg->encap == GEN_ENCAP_NONE)
+		return 65535;
+	if (cfg->encap != GEN_ENCAP_GRE_IP)
+		l2 = ETH_HDR + (cfg->qinq_outer >= 0 ? 8 : cfg->vlan >= 0 ? 4 : 0);
+	/* IPv4 total length counts its header, IPv6 payload length does not */
+	over = (cfg->encap_ipv6 ? 0 : IPV4_HDR) + tun_hdr_len(cfg) + l2;
+	return (unsigned)(65535 - over);
+}
+
+/* Length of the Ethernet header (tags included) of a frame this file built,
+ * and its ethertype. */
+static size_t
+frame_l2(const uint8_t *f, uint16_t *ethertype)
+{
+	size_t o = 12;
+	uint16_t et = (uint16_t)(f[o] << 8 | f[o + 1]);
+
+	while (et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ) {
+		o += 4;
+		et = (uint16_t)(f[o] << 8 | f[o + 1]);
+	}
+	*ethertype = et;
+	return o + 2;
+}
+
+/* VXLAN outer UDP source port: a hash of the inner flow (RFC 7348 5.),
+ * in the dynamic range. Addresses and protocol; ports too unless the packet
+ * is a fragment, so that all fragments of a datagram take one port. Non-IP
+ * frames hash their MAC addresses and ethertype. */
+static uint16_t
+vxlan_sport(const uint8_t *f, size_t len)
+{
+	uint8_t key[40];
+	size_t kl;
+	uint16_t et;
+	size_t l2 = frame_l2(f, &et);
+	const uint8_t *ip = f + l2;
+
+	if (et == ETHERTYPE_IPV4 && len >= l2 + IPV4_HDR + 4) {
+		bool frag = ((ip[6] << 8 | ip[7]) & 0x3fff) != 0;
+
+		memcpy(key, ip + 12, 8);
+		key[8] = ip[9];
+		kl = 9;
+		if (!frag) {
+			memcpy(key + kl, ip + IPV4_HDR, 4);
+			kl += 4;
+		}
+	} else if (et == ETHERTYPE_IPV6 && len >= l2 + IPV6_HDR + 4) {
+		memcpy(key, ip + 8, 32);
+		key[32] = ip[6];
+		kl = 33;
+		if (ip[6] != IPV6_NH_FRAG) {
+			memcpy(key + kl, ip + IPV6_HDR, 4);
+			kl += 4;
+		}
+	} else {
+		memcpy(key, f, 12);
+		be16(key + 12, et);
+		kl = 14;
+	}
+	return (uint16_t)(49152u + (alt_hash_bytes(key, kl, 0x78766c616eULL) & 0x3fffu));
+}
+
+/* Wrap frame[0..len) (raw_len bytes before Ethernet padding) as the mirror
+ * session carries it into pc->outer; returns the outer frame's length. */
+static size_t
+encap_frame(struct gen_pcap *pc, uint64_t ts_ns, const uint8_t *frame, size_t len, size_t raw_len)
+{
+	static const uint8_t mirror_mac[6] = { 0x02, 0x00, 0xc0, 0x00, 0x02, 0x01 };
+	static const uint8_t collector_mac[6] = { 0x02, 0x00, 0xc0, 0x00, 0x02, 0x02 };
+	static const uint8_t mirror_ip4[4] = { 192, 0, 2, 1 };
+	static const uint8_t collector_ip4[4] = { 192, 0, 2, 2 };
+	static const uint8_t mirror_ip6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, [15] = 1 };
+	static const uint8_t collector_ip6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, [15] = 2 };
+	const struct gen_net_cfg *cfg = &pc->cfg;
+	bool v6 = cfg->encap_ipv6;
+	size_t iph = v6 ? IPV6_HDR : IPV4_HDR;
+	uint8_t *o = pc->outer;
+	uint8_t *ip = o + ETH_HDR;
+	uint8_t *t = ip + iph;
+	size_t th = tun_hdr_len(cfg);
+	const uint8_t *inner = frame;
+	size_t n = len;
+	uint8_t proto = IPPROTO_GRE_;
+	uint16_t et;
+	size_t l2 = frame_l2(frame, &et);
+
+	memcpy(o, collector_mac, 6);
+	memcpy(o + 6, mirror_mac, 6);
+	be16(o + 12, v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4);
+	switch (cfg->encap) {
+	case GEN_ENCAP_GRE:
+		be16(t, GRE_FLAG_K);
+		be16(t + 2, ETHERTYPE_TEB);
+		be32(t + 4, TUNNEL_ID);
+		break;
+	case GEN_ENCAP_GRE_IP:
+		/* the packet after the Ethernet header, without padding; the
+		 * GRE protocol is its ethertype (ARP noise keeps 0x0806) */
+		inner = frame + l2;
+		n = raw_len - l2;
+		be16(t, 0);
+		be16(t + 2, et);
+		break;
+	case GEN_ENCAP_ERSPAN2: {
+		uint8_t *e = t + GRE_HDR + 4;
+		/* En: 3 when the frame keeps its VLAN tags, else 0 */
+		unsigned en = l2 > ETH_HDR ? 3u : 0u;
+
+		be16(t, GRE_FLAG_S);
+		be16(t + 2, ETHERTYPE_ERSPAN2);
+		be32(t + 4, pc->gre_seq++);
+		be16(e, 1u << 12);                      /* version 1, VLAN 0 */
+		be16(e + 2, (uint16_t)(en << 11 | TUNNEL_ID));  /* COS 0, T 0, session */
+		be32(e + 4, 0);                         /* reserved, index 0 */
+		break;
+	}
+	case GEN_ENCAP_ERSPAN3: {
+		uint8_t *e = t + GRE_HDR + 4;
+		bool sub = cfg->erspan3_sub;
+
+		be16(t, GRE_FLAG_S);
+		be16(t + 2, ETHERTYPE_ERSPAN3);
+		be32(t + 4, pc->gre_seq++);
+		be16(e, 2u << 12);                      /* version 2, VLAN 0 */
+		be16(e + 2, TUNNEL_ID);                 /* COS 0, BSO 0, T 0, session */
+		be32(e + 4, (uint32_t)(ts_ns % 1000000000u));   /* IEEE 1588: ns */
+		be16(e + 8, 0);                         /* SGT */
+		e[10] = 0;                              /* P 0, FT 0 (Ethernet), HW ID */
+		e[11] = (uint8_t)(ERSPAN3_GRA_1588 << 1 | (sub ? 1u : 0u));    /* D 0 */
+		if (sub) {
+			uint8_t *sh = e + ERSPAN3_HDR;
+
+			be16(sh, (uint16_t)(ERSPAN3_PLATF_ID << 10 | 1u));     /* switch ID 1 */
+			be16(sh + 2, 1);                                        /* port index */
+			be32(sh + 4, (uint32_t)(ts_ns / 1000000000u));          /* seconds */
+		}
+		break;
+	}
+	case GEN_ENCAP_VXLAN:
+		proto = IPPROTO_UDP_;
+		put_udp(t, vxlan_sport(frame, len), VXLAN_PORT, th + n);
+		t[UDP_HDR] = 0x08;                      /* I: the VNI is valid */
+		t[UDP_HDR + 1] = t[UDP_HDR + 2] = t[UDP_HDR + 3] = 0;
+		be32(t + UDP_HDR + 4, TUNNEL_ID << 8);
+		break;
+	default:
+		break;
+	}
+	memcpy(t + th, inner, n);
+	if (v6)
+		put_ipv6(ip, (uint16_t)(th + n), proto, mirror_ip6, collector_ip6);
+	else
+		put_ipv4(ip, (uint16_t)(iph + th + n), pc->outer_id++, 0x4000 /* DF */, proto, mirror_ip4,
+			 collector_ip4);
+	/* VXLAN over IPv4 sends a zero UDP checksum; IPv6 gets a real one */
+	if (cfg->encap == GEN_ENCAP_VXLAN && v6) {
+		uint16_t c = l4_csum(true, mirror_ip6, collector_ip6, IPPROTO_UDP_, t, th + n);
+
+		csum_store(t + 6, c == 0 ? 0xffff : c);
+	}
+	return ETH_HDR + iph + th + n;
+}
+
+/* Write one frame (padded to the Ethernet minimum; frame must have room),
+ * wrapped first when an encapsulation is configured. */
+static void
+write_frame(struct gen_pcap *pc, uint64_t ts_ns, uint8_t *frame, size_t len)
+{
+	size_t raw_len = len;
+	uint8_t h[16];
+
+	if (len < ETH_MIN_FRAME) {
+		memset(frame + len, 0, ETH_MIN_FRAME - len);
+		len = ETH_MIN_FRAME;
+	}
+	if (pc->cfg.encap != GEN_ENCAP_NONE) {
+		len = encap_frame(pc, ts_ns, frame, len, raw_len);
+		frame = pc->outer;
+		if (len < ETH_MIN_FRAME) {
+			memset(frame + len, 0, ETH_MIN_FRAME - len);
+			len = ETH_MIN_FRAME;
+		}
+	}
+	le32(h, (uint32_t)(ts_ns / 1000000000u));
+	le32(h + 4, (uint32_t)(ts_ns % 1000000000u / 1000u));
+	le32(h + 8, (uint32_t)len);
+	le32(h + 12, (uint32_t)len);
+	if (fwrite_unlocked(h, 1, sizeof(h), pc->f) != sizeof(h) ||
+	    fwrite_unlocked(frame, 1, len, pc->f) != len)
+		pc->err = true;
+	pc->packets++;
+	pc->bytes += len;
 }
 
 /* Emit the IP packet whose transport segment (l4, l4_len bytes) sits right
@@ -306,15 +572,6 @@ static const char *const dns_names[] = {
 	"\x03" "api" "\x06" "github" "\x03" "com",
 	"\x05" "kafka" "\x04" "prod" "\x08" "internal",
 };
-
-static void
-put_udp(uint8_t *u, uint16_t sport, uint16_t dport, size_t len)
-{
-	be16(u, sport);
-	be16(u + 2, dport);
-	be16(u + 4, (uint16_t)len);
-	u[6] = u[7] = 0;
-}
 
 static void
 emit_noise(struct gen_pcap *pc, uint64_t ts_ns)

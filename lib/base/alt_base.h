@@ -156,6 +156,26 @@ alt_node_parent(const struct alt_node *n, unsigned i)
 	return i == 0 ? n->parent0 : n->more->ids[i - 1];
 }
 
+/* Walk n node lists (linked through next) in lock step, touching every
+ * node, so that the cache misses of different lists overlap instead of
+ * coming one after another. For lists that went cold (a trace waiting for
+ * its gap): call before walking them for real. heads[] is clobbered. */
+static inline void
+alt_node_lists_warm(const struct alt_node **heads, unsigned n)
+{
+	while (n > 0) {
+		for (unsigned i = 0; i < n;) {
+			const struct alt_node *nx = heads[i]->next;
+			if (nx == NULL) {
+				heads[i] = heads[--n];
+				continue;
+			}
+			heads[i] = nx;
+			i++;
+		}
+	}
+}
+
 /* ---- text forms ---- */
 
 /* 32 lowercase hex digits + NUL. */

@@ -98,7 +98,7 @@ sort_u64(uint64_t *a, uint32_t n, uint64_t *tmp)
 		}
 	}
 	uint64_t *src = a, *dst = tmp;
-	for (w = 8; w < n; w = w < n / 2 ? w * 2 : n) {
+	for (w = 8; w < n; w *= 2) {
 		for (i = 0; i < n; i += 2 * w) {
 			uint32_t m = i + w < n ? i + w : n;
 			uint32_t e = m + w < n ? m + w : n;
@@ -135,7 +135,7 @@ sort_ival(struct dag_ival *a, uint32_t n, struct dag_ival *tmp)
 		}
 	}
 	struct dag_ival *src = a, *dst = tmp;
-	for (w = 8; w < n; w = w < n / 2 ? w * 2 : n) {
+	for (w = 8; w < n; w *= 2) {
 		for (i = 0; i < n; i += 2 * w) {
 			uint32_t m = i + w < n ? i + w : n;
 			uint32_t e = m + w < n ? m + w : n;

@@ -34,7 +34,7 @@ struct alt_dp_conf {
 	bool promisc;
 	/* pipeline */
 	uint32_t workers;               /* 0 = every lcore but the main one */
-	uint64_t reorder_ms, bucket_us, gap_ms, grace_ms, epoch_ms;
+	uint64_t reorder_ms, bucket_us, gap_ms, grace_ms, epoch_ms, idle_advance_ms;
 	uint32_t max_nodes, max_traces, max_nodes_per_trace, max_strings, closed_cache;
 	uint32_t topk;
 	uint32_t reasm_datagrams, reasm_mb, reasm_timeout_ms;
@@ -48,6 +48,7 @@ struct alt_dp_conf {
 	bool once;
 	uint32_t idle_exit_ms;
 	uint32_t out_blocks;            /* output blocks per worker */
+	uint32_t stats_ops, stats_shapes;
 	bool quiet;
 };
 
@@ -56,6 +57,8 @@ void alt_dp_conf_default(struct alt_dp_conf *c);
  * or --version was printed, or -1 after printing an error naming the bad
  * option or value. */
 int alt_dp_conf_parse(struct alt_dp_conf *c, int argc, char **argv, const char *prog);
+/* Cross-checks between settings; -1 after printing what conflicts. */
+int alt_dp_conf_check(const struct alt_dp_conf *c, const char *prog);
 /* Apply an INI file (rte_cfgfile). Returns 0 or -1 after printing an error
  * naming the file, section and key. */
 int alt_dp_conf_load(struct alt_dp_conf *c, const char *path);

@@ -50,6 +50,8 @@ static const struct opt opts[] = {
 	{ "bucket-us", "pipeline", OPT_U64, OFF(bucket_us), 1, 1000000, "reorder bucket granularity" },
 	{ "gap-ms", "pipeline", OPT_U64, OFF(gap_ms), 1, 3600000, "inactivity gap that closes a trace (event time)" },
 	{ "grace-ms", "pipeline", OPT_U64, OFF(grace_ms), 0, 600000, "grace after CLOSES_TRACE before an early close" },
+	{ "idle-advance-ms", "pipeline", OPT_U64, OFF(idle_advance_ms), 0, 3600000,
+	  "quiet input this long: event time follows the wall clock (0 = never)" },
 	{ "epoch-ms", "pipeline", OPT_U64, OFF(epoch_ms), 1, 3600000, "statistics epoch (event time)" },
 	{ "max-nodes", "pools", OPT_U32, OFF(max_nodes), 1024, 1u << 30, "records held per worker (node pool)" },
 	{ "max-traces", "pools", OPT_U32, OFF(max_traces), 16, 1u << 26, "open traces per worker" },
@@ -59,6 +61,8 @@ static const struct opt opts[] = {
 	{ "reasm-datagrams", "pools", OPT_U32, OFF(reasm_datagrams), 1, 1u << 20, "IP datagrams in reassembly per worker" },
 	{ "reasm-mb", "pools", OPT_U32, OFF(reasm_mb), 1, 65536, "reassembly memory per worker (MiB)" },
 	{ "reasm-timeout-ms", "pools", OPT_U32, OFF(reasm_timeout_ms), 1, 600000, "reassembly timeout" },
+	{ "stats-ops", "pools", OPT_U32, OFF(stats_ops), 16, 1u << 20, "(service, operation) histograms per epoch" },
+	{ "stats-shapes", "pools", OPT_U32, OFF(stats_shapes), 16, 1u << 20, "shape histograms per epoch" },
 	{ "out-blocks", "pools", OPT_U32, OFF(out_blocks), 4, 1u << 20, "64 KiB output blocks per worker" },
 	{ "top-k", "outputs", OPT_U32, OFF(topk), 1, 256, "service pairs listed per epoch" },
 	{ "dags", "outputs", OPT_STR, OFF(dags), 0, 0, "write closed traces as JSON lines to FILE" },
@@ -92,6 +96,7 @@ alt_dp_conf_default(struct alt_dp_conf *c)
 	c->gap_ms = 2000;
 	c->grace_ms = 50;
 	c->epoch_ms = 1000;
+	c->idle_advance_ms = 1000;
 	c->max_nodes = 1u << 20;
 	c->max_traces = 1u << 17;
 	c->max_nodes_per_trace = 4096;
@@ -102,6 +107,8 @@ alt_dp_conf_default(struct alt_dp_conf *c)
 	c->reasm_mb = 32;
 	c->reasm_timeout_ms = 1000;
 	c->out_blocks = 256;
+	c->stats_ops = 512;
+	c->stats_shapes = 512;
 	c->detail = ALT_DP_DETAIL_SUMMARY;
 	c->idle_exit_ms = 1000;
 }
@@ -378,6 +385,21 @@ alt_dp_conf_parse(struct alt_dp_conf *c, int argc, char **argv, const char *prog
 			return -1;
 		}
 	}
+	return alt_dp_conf_check(c, prog);
+}
+
+/* Cross-checks between settings (each alone was range-checked). */
+int
+alt_dp_conf_check(const struct alt_dp_conf *c, const char *prog)
+{
+	uint64_t buckets = c->reorder_ms * 1000 / c->bucket_us;
+
+	if (buckets > (1u << 20)) {
+		fprintf(stderr, "%s: --reorder-ms %" PRIu64 " with --bucket-us %" PRIu64 " makes %" PRIu64
+			" reorder buckets; at most %u: raise --bucket-us\n",
+			prog, c->reorder_ms, c->bucket_us, buckets, 1u << 20);
+		return -1;
+	}
 	return 0;
 }
 
@@ -491,6 +513,9 @@ alt_dp_conf_pipe(const struct alt_dp_conf *c, struct alt_pipe_cfg *pc)
 	pc->max_strings = c->max_strings;
 	pc->closed_cache = c->closed_cache;
 	pc->want_shape_text = c->shape_text;
+	pc->idle_advance_ns = c->idle_advance_ms * 1000000ULL;
+	pc->stats.max_ops = c->stats_ops;
+	pc->stats.max_shapes = c->stats_shapes;
 	if (pc->stats.topk < c->topk * 4)
 		pc->stats.topk = c->topk * 4;
 }

@@ -72,6 +72,7 @@ struct worker {
 	uint64_t lines_dropped;
 	uint64_t detail_truncated;
 	uint64_t epochs_dropped;
+	uint64_t epoch_waits;
 	uint64_t busy_tsc;
 	/* output */
 	struct out_block *cur_block;
@@ -107,7 +108,7 @@ struct worker {
 	uint8_t linear[65536 + 128];    /* multi-segment frames are copied here */
 } __rte_cache_aligned;
 
-#define MAX_PENDING_EPOCHS 64
+#define MAX_PENDING_EPOCHS 16
 
 struct pending_epoch {
 	bool used;

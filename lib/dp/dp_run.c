@@ -163,9 +163,16 @@ hook_stats_get(void *ctx)
 	struct worker *w = ctx;
 	void *o = NULL;
 
-	if (rte_ring_sc_dequeue(w->free_epochs, &o) != 0) {
-		w->cur_epoch_obj = NULL;
-		return NULL;
+	/* All statistics objects are with the control lcore (a fast replay
+	 * ends epochs faster than it merges them): wait for one, bounded. */
+	for (unsigned tries = 0; rte_ring_sc_dequeue(w->free_epochs, &o) != 0; tries++) {
+		if (tries >= 20000) {
+			w->cur_epoch_obj = NULL;
+			return NULL;
+		}
+		if (tries == 0)
+			w->epoch_waits++;
+		rte_delay_us_block(1);
 	}
 	w->cur_epoch_obj = o;
 	return w->cur_epoch_obj->st;
@@ -424,6 +431,7 @@ worker_main(void *arg)
 		}
 		if (w->now_ns - last_expire > 10000000ULL) {
 			alt_net_reasm_expire(w->reasm, w->now_ns);
+			alt_pipe_idle(w->pipe, w->now_ns);
 			last_expire = w->now_ns;
 		}
 		if (w->cur_block != NULL && rte_get_tsc_cycles() - w->last_flush_tsc > flush_tsc)
@@ -540,7 +548,7 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 	struct alt_pipe_alloc alloc = { sock_alloc, sock_free, (void *)(intptr_t)socket };
 	struct alt_pipe_hooks hooks = { w, hook_trace_closed, hook_epoch_done, hook_stats_get, hook_steer };
 	struct alt_pipe_cfg pc;
-	unsigned nepochs = 8;
+	unsigned nepochs = 6;
 
 	w->id = id;
 	w->lcore = lcore;
@@ -653,8 +661,8 @@ alt_dp_run(struct alt_dp_conf *c)
 		nports = ALT_DP_MAX_PORTS;
 	}
 	a->nports = nports;
-	/* Workers: the lcores after the main one; with a single lcore the one
-	 * worker shares it with control (not recommended, but it works). */
+	/* Workers: the lcores after the main one (the main lcore is control).
+	 * Two lcores on one CPU work too: --lcores 0@0,1@0. */
 	unsigned avail = rte_lcore_count() - 1;
 	unsigned want = c->workers ? c->workers : (avail ? avail : 1);
 	if (avail == 0) {
@@ -698,6 +706,11 @@ alt_dp_run(struct alt_dp_conf *c)
 			break;
 		for (uint16_t q = 0; q < a->port_nq[port]; q++) {
 			struct worker *w = &a->workers[q % want];
+			if (w->nq >= RTE_DIM(w->q)) {
+				fprintf(stderr, "altair: worker %u would poll more than %zu queues: "
+					"lower rx-queues or add workers\n", w->id, RTE_DIM(w->q));
+				return 1;
+			}
 			w->q[w->nq].port = port;
 			w->q[w->nq].queue = q;
 			w->nq++;

@@ -45,6 +45,7 @@ struct alt_pipe_cfg {
 	uint32_t session_wheel_slots;   /* default 4096 (ticks of 1 ms) */
 	struct alt_stats_params stats;
 	bool want_shape_text;           /* compute canonical shape text for each trace */
+	uint64_t idle_advance_ns;       /* quiet input this long (wall time): event time follows the wall clock; 0 = never */
 	/* Sharding: with shard_count > 1, records whose trace another worker
 	 * owns are handed to hooks.steer instead of being fed here. */
 	uint32_t shard_self;
@@ -104,6 +105,7 @@ struct alt_pipe_counters {
 	uint64_t traces_incomplete;
 	uint64_t late_fragments;                        /* late-fragment traces emitted */
 	uint64_t pressure_closes;                       /* traces closed because a pool ran dry */
+	uint64_t reorder_pressure_flushes;              /* reorder buffer released early: pools dry, no trace open */
 	uint64_t epochs;                                /* epochs handed to the hook */
 	uint64_t epochs_lost;                           /* no statistics object available */
 	uint64_t dag_too_big;                           /* traces larger than the DAG workspace */
@@ -187,6 +189,10 @@ enum alt_wire_reason alt_pipe_input(struct alt_pipe *p, enum alt_wire_format fmt
 /* Release what the watermark allows, close expired traces, analyse them,
  * hand out finished epochs. Call once per burst (cheap when idle). */
 void alt_pipe_advance(struct alt_pipe *p);
+/* Call periodically with the wall clock (monotonic ns). Once no record
+ * arrived for cfg.idle_advance_ns, event time advances with the wall clock
+ * so that quiet traces still close and epochs still end. */
+void alt_pipe_idle(struct alt_pipe *p, uint64_t wall_ns);
 /* End of input: flush the reorder buffer, close every trace (drain), emit
  * the last epoch. The pipe stays usable. */
 void alt_pipe_drain(struct alt_pipe *p);
@@ -220,7 +226,8 @@ void alt_pipe_mem_stats(const struct alt_pipe *p, struct alt_pipe_mem_stats *m);
  * when cap is too small. */
 size_t alt_pipe_format_trace(const struct alt_trace_view *v, bool full, char *buf, size_t cap);
 
-/* One --epochs line (with '\n'). topn: entries per list (top pairs, shapes). */
+/* One --epochs line (with '\n'). topn: top pairs listed; every shape and
+ * every (service, operation) is listed. */
 size_t alt_pipe_format_epoch(const struct alt_stats *st, uint64_t epoch, uint64_t epoch_ns,
 			     double processing_delay_ms, unsigned topn, char *buf, size_t cap);
 

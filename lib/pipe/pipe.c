@@ -22,6 +22,9 @@ struct alt_pipe {
 	struct alt_stats *cur;          /* statistics of the current epoch */
 	uint64_t cur_epoch;
 	bool have_epoch;
+	uint64_t idle_seen_records;     /* records at the last alt_pipe_idle */
+	uint64_t idle_last_wall;        /* wall time of the last alt_pipe_idle */
+	uint64_t idle_since_wall;       /* wall time the input went quiet */
 	struct alt_pipe_counters cnt;
 
 	/* warm: per payload / per closed trace */
@@ -90,7 +93,12 @@ alt_pipe_cfg_default(struct alt_pipe_cfg *c)
 	c->arena_bytes = 1u << 20;
 	c->session_wheel_slots = 4096;
 	alt_stats_params_default(&c->stats);
+	/* A statistics object holds a dense histogram (~15 KB) per operation
+	 * and per shape; several are in flight per worker. */
+	c->stats.max_ops = 512;
+	c->stats.max_shapes = 512;
 	c->want_shape_text = false;
+	c->idle_advance_ns = 1000ULL * 1000 * 1000;
 }
 
 static uint64_t
@@ -380,6 +388,20 @@ account_stats(struct alt_pipe *p, const struct alt_dag *d, uint64_t shape)
 	}
 }
 
+/* Bring the nodes of a batch of closed traces into cache before analysing
+ * them: their lists went cold while the traces waited for their gap. */
+static void
+warm_closed(struct alt_trace *const *t, unsigned n)
+{
+	const struct alt_node *heads[CLOSED_BURST];
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (t[i]->nodes != NULL)
+			heads[k++] = t[i]->nodes;
+	alt_node_lists_warm(heads, k);
+}
+
 static void
 process_closed(struct alt_pipe *p)
 {
@@ -387,6 +409,7 @@ process_closed(struct alt_pipe *p)
 	unsigned n;
 
 	while ((n = alt_session_poll_closed(p->session, closed, CLOSED_BURST)) > 0) {
+		warm_closed(closed, n);
 		for (unsigned i = 0; i < n; i++) {
 			struct alt_trace *t = closed[i];
 			struct alt_trace_view v;
@@ -441,17 +464,30 @@ relieve_pressure(struct alt_pipe *p)
 	return true;
 }
 
+static void release_ready(struct alt_pipe *p);
+
+/* A node (and a parent extension if needed) from the pools. When a pool is
+ * dry, close the oldest traces early (pressure); if the reorder buffer holds
+ * the memory instead (no trace is open), release it early first. */
 static struct alt_node *
 node_get(struct alt_pipe *p, bool need_ext)
 {
-	for (int tries = 0; tries < 8; tries++) {
-		if (p->nodes.avail > 0 && (!need_ext || p->exts.avail > 0)) {
+	bool flushed = false;
+
+	for (int tries = 0; tries < 16; tries++) {
+		if (alt_likely(p->nodes.avail > 0 && (!need_ext || p->exts.avail > 0))) {
 			struct alt_node *n = alt_pool_get(&p->nodes);
 			n->more = need_ext ? alt_pool_get(&p->exts) : NULL;
 			return n;
 		}
-		if (!relieve_pressure(p))
+		if (relieve_pressure(p))
+			continue;
+		if (flushed)
 			break;
+		alt_reorder_flush(p->reorder);
+		release_ready(p);
+		p->cnt.reorder_pressure_flushes++;
+		flushed = true;
 	}
 	return NULL;
 }
@@ -676,6 +712,28 @@ alt_pipe_advance(struct alt_pipe *p)
 		epoch_begin(p, w / p->cfg.epoch_ns);
 	release_ready(p);
 	advance_to(p, w);
+}
+
+void
+alt_pipe_idle(struct alt_pipe *p, uint64_t wall_ns)
+{
+	uint64_t seen = p->cnt.records_decoded + p->cnt.records_received;
+	uint64_t last = p->idle_last_wall;
+
+	p->idle_last_wall = wall_ns;
+	if (seen != p->idle_seen_records || last == 0) {
+		p->idle_seen_records = seen;
+		p->idle_since_wall = wall_ns;
+		return;
+	}
+	if (p->cfg.idle_advance_ns == 0 || wall_ns - p->idle_since_wall < p->cfg.idle_advance_ns ||
+	    wall_ns <= last)
+		return;
+	uint64_t maxs = alt_reorder_max_seen(p->reorder);
+	if (maxs == 0)
+		return;
+	alt_reorder_advance_time(p->reorder, maxs + (wall_ns - last));
+	alt_pipe_advance(p);
 }
 
 void

@@ -50,6 +50,10 @@ uint64_t alt_reorder_watermark(const struct alt_reorder *r);
 /* Highest event time seen (0 before the first push). */
 uint64_t alt_reorder_max_seen(const struct alt_reorder *r);
 
+/* The input went quiet: raise max-seen to t (if later) as if a record with
+ * event time t had arrived, so the watermark keeps moving. */
+void alt_reorder_advance_time(struct alt_reorder *r, uint64_t t);
+
 /* End of input: raise the watermark past every buffered node so that pop
  * releases everything. Later pushes are still accepted. */
 void alt_reorder_flush(struct alt_reorder *r);

@@ -339,6 +339,18 @@ alt_reorder_flush(struct alt_reorder *r)
 	r->cursor = r->rel_idx;
 }
 
+/* Advance event time without a record (the input went quiet): max_seen
+ * becomes t if that is later, and the watermark follows. Nothing happens
+ * before the first push. */
+void
+alt_reorder_advance_time(struct alt_reorder *r, uint64_t t)
+{
+	if (!r->started || t <= r->max_seen)
+		return;
+	r->max_seen = t;
+	set_watermark(r);
+}
+
 /* Counters: buffered/late/released totals, buffered now and its peak. */
 void
 alt_reorder_get_stats(const struct alt_reorder *r, struct alt_reorder_stats *s)

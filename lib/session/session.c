@@ -642,7 +642,15 @@ static void
 fire_slot(struct alt_session *s, uint32_t slot)
 {
 	struct alt_trace *t = s->wheel[slot];
+	const struct alt_node *heads[64];
+	unsigned k = 0;
 
+	/* The traces due now are checked for completeness (grace) or closed
+	 * and analysed (gap): warm their cold node lists together first. */
+	for (struct alt_trace *u = t; u != NULL && k < 64; u = u->wnext)
+		if (u->deadline_ns <= s->wm && u->nodes != NULL)
+			heads[k++] = u->nodes;
+	alt_node_lists_warm(heads, k);
 	s->wheel[slot] = NULL;
 	while (t != NULL) {
 		struct alt_trace *next = t->wnext;

@@ -2,17 +2,19 @@
  * Trace shape: a 64-bit canonical hash of a DAG's structure labelled by
  * (service, operation, kind), independent of node IDs, timing, arrival order
  * and of the multiplicity of identical sibling subtrees (a fan-out of 3 or 12
- * identical calls is one shape). A node's label also carries its number of
- * present parents (so a join differs from a copy) and whether it has a
- * missing parent. Cycle nodes are left out. A canonical text serialization
+ * identical calls is one shape). A node's label also says whether it is a
+ * join (two or more present parents, so a join differs from a copy; a
+ * fan-in of 3 or 12 identical branches is still one shape) and whether it
+ * has a missing parent. Cycle nodes are left out. A canonical text serialization
  * goes with it: the same text iff the same shape.
  *
  * Text grammar (children and roots sorted by their text, duplicates
  * collapsed):
  *   shape := node (';' node)*
  *   node  := label [ '(' node (',' node)* ')' ]
- *   label := ['?'] ['@'] service '/' operation ['^' N]
- * '?' = has a missing parent, '@' = point event, '^N' = join of N parents.
+ *   label := ['?'] ['@'] service '/' operation ['^']
+ * '?' = has a missing parent, '@' = point event, '^' = a join (two or more present
+ * parents; how many is a multiplicity, so it is not part of the shape).
  * Service and operation have '\', '(', ')', ',', ';', '/', '^' escaped with '\';
  * a '?' or '@' that starts the service is escaped too (so it cannot read as
  * a marker). Identical sibling subtrees are recognised by node hash.

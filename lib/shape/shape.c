@@ -140,7 +140,7 @@ sort_hi(struct shape_hi *a, uint32_t n, struct shape_hi *tmp)
 		}
 	}
 	struct shape_hi *src = a, *dst = tmp;
-	for (w = 8; w < n; w = w < n / 2 ? w * 2 : n) {
+	for (w = 8; w < n; w *= 2) {
 		for (i = 0; i < n; i += 2 * w) {
 			uint32_t m = i + w < n ? i + w : n;
 			uint32_t e = m + w < n ? m + w : n;
@@ -179,7 +179,7 @@ label_hash(const struct alt_dag *d, const struct alt_intern *in, uint32_t v)
 	const struct alt_node *n = d->v[v];
 	uint32_t np = n_present_parents(d, v);
 	uint64_t bits = (uint64_t)(is_event(n) ? 1 : 0) | (uint64_t)(d->missing[v] ? 2 : 0) |
-			(uint64_t)(np >= 2 ? np : 1) << 8;
+			(uint64_t)(np >= 2 ? 2 : 1) << 8;
 	uint64_t h = alt_mix64(alt_intern_hash(in, n->service_id) ^ 0x5bd1e9955bd1e995ULL);
 
 	h = alt_mix64(h ^ alt_intern_hash(in, n->operation_id));
@@ -315,7 +315,7 @@ label_len(const struct alt_shape_ws *ws, uint32_t v)
 	r += d->missing[v] ? 1 : 0;
 	r += is_event(n) ? 1 : 0;
 	if (np >= 2)
-		r += np >= 10 ? 3 : 2;
+		r += 1;
 	return r;
 }
 
@@ -401,9 +401,6 @@ it_label_next(struct shape_it *it)
 		it->off = 0;
 		it->slen = 0;
 		it->dig[it->slen++] = '^';
-		if (np >= 10)
-			it->dig[it->slen++] = (char)('0' + np / 10 % 10);
-		it->dig[it->slen++] = (char)('0' + np % 10);
 		/* fall through */
 	case 5:
 		if (it->off < it->slen)
@@ -502,7 +499,7 @@ sort_by_text(struct alt_shape_ws *ws, uint32_t v)
 		return;
 	}
 	uint32_t *src = a, *dst = ws->tmp;
-	for (w = 1; w < k; w = w < k / 2 ? w * 2 : k) {
+	for (w = 1; w < k; w *= 2) {
 		for (i = 0; i < k; i += 2 * w) {
 			uint32_t m = i + w < k ? i + w : k;
 			uint32_t e = m + w < k ? m + w : k;

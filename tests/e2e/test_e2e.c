@@ -313,7 +313,7 @@ tindex_find(const struct tindex *x, const struct truth *tr, const struct alt_tra
 
 /* ---- the oracle shape, from the truth ----
  * Written from the contract in alt_shape.h, independently of lib/shape:
- * label = ['?'] ['@'] service '/' operation ['^' N], children sorted with
+ * label = ['?'] ['@'] service '/' operation ['^'], children sorted with
  * duplicates collapsed, roots likewise. Subtrees are hash-consed: a node's
  * key is its label and the sorted distinct ids of its children's keys, and
  * equal keys get equal ids (per capture), so two traces have the same
@@ -484,7 +484,6 @@ static void
 oracle_label(struct oracle *o, uint32_t i, struct sbuf *b)
 {
 	const struct truth_node *n = &o->t->nodes[i];
-	char num[16];
 
 	if (o->missing[i])
 		sb_put(b, "?", 1);
@@ -493,10 +492,8 @@ oracle_label(struct oracle *o, uint32_t i, struct sbuf *b)
 	sb_esc(b, n->service, true);
 	sb_put(b, "/", 1);
 	sb_esc(b, n->operation, false);
-	if (o->present[i] >= 2) {
-		snprintf(num, sizeof(num), "^%u", o->present[i]);
-		sb_put(b, num, strlen(num));
-	}
+	if (o->present[i] >= 2)
+		sb_put(b, "^", 1);
 }
 
 /* Append the distinct ids of v[0..n), sorted, separated by sep. */
