@@ -50,6 +50,17 @@ SCENARIOS = {
     # fragments, and nothing is lost or crashes.
     "atr-pressure": (["--format", "atr", "--traces", "400", "--rate", "2000", "--no-closes-trace"],
                      ["--max-nodes", "2048", "--max-traces", "256"], {"pressure": True}),
+    # Remote-mirroring encapsulations around every frame (noise included).
+    "encap-gre": (["--format", "atr", "--traces", "150", "--encap", "gre", "--noise", "0.1"], [],
+                  {"encap": "gre", "noise": True}),
+    "encap-gre-ip-ipv6": (["--format", "jaeger-binary", "--traces", "150", "--encap", "gre-ip", "--encap-ipv6",
+                           "--flush-us", "20000"], [], {"encap": "gre", "need_reassembly": True}),
+    "encap-erspan2": (["--format", "jaeger-compact", "--traces", "150", "--encap", "erspan2", "--vlan", "9",
+                       "--flush-us", "20000"], [], {"encap": "erspan2", "need_reassembly": True}),
+    "encap-erspan3": (["--format", "atr", "--traces", "150", "--encap", "erspan3", "--erspan3-subheader",
+                       "--encap-ipv6"], [], {"encap": "erspan3"}),
+    "encap-vxlan": (["--format", "xtrace", "--traces", "150", "--encap", "vxlan", "--qinq", "3,4",
+                     "--noise", "0.1"], [], {"encap": "vxlan", "noise": True}),
     "atr-custom-port": (["--format", "atr", "--traces", "100", "--port", "9999"],
                         ["--udp-ports", "atr=9999"], {}),
 }
@@ -147,6 +158,8 @@ def run_scenario(name, altair, gen, tmp):
         errs.append("empty truth")
     if not opts.get("loss") and s["traces"]["closed"] != len(t):
         errs.append(f"closed {s['traces']['closed']} traces, truth has {len(t)}")
+    if opts.get("encap") and s["packets"]["encapsulation"].get(opts["encap"], 0) == 0:
+        errs.append(f"no frame counted under encapsulation {opts['encap']}: {s['packets']['encapsulation']}")
     if opts.get("workers", 1) > 1:
         r = s["records"]
         if r["steered"] == 0 or r["steered"] != r["steered_received"]:
