@@ -240,7 +240,8 @@ class Bench:
                 if until is not None and until(line):
                     return (t, line)
             return None
-        drain(lambda l: "testpmd>" in l or "Press enter" in l, timeout=60)
+        # the prompt has no newline: wait for the "Done" that ends "Checking link statuses..."
+        drain(lambda l: l.strip() == "Done", timeout=30)
         time.sleep(0.3)
         drain()
         t0 = time.monotonic()
