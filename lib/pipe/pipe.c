@@ -515,8 +515,12 @@ static inline uint32_t
 intern_cached(struct alt_pipe *p, const struct alt_str *s, const char **last_p, uint32_t *last_len,
 	      uint32_t *last_id)
 {
-	if (s->p == *last_p && s->len == *last_len)
+	/* Same bytes as the previous record's (ATR: a copy at another offset
+	 * of the payload; Jaeger: the very same pointer): no hashing. */
+	if (s->len == *last_len && (s->p == *last_p || memcmp(s->p, *last_p, s->len) == 0)) {
+		*last_p = s->p;
 		return *last_id;
+	}
 	*last_p = s->p;
 	*last_len = s->len;
 	*last_id = alt_intern_get(p->intern, s->p, s->len);
