@@ -17,6 +17,13 @@
 #define ALT_DP_MAX_WORKERS 64
 #define ALT_DP_MAX_PORTS 16
 
+enum alt_dp_rss {
+	ALT_DP_RSS_AUTO = 0,    /* ip-udp when a port has several queues and RSS */
+	ALT_DP_RSS_IP_UDP = 1,  /* hash IP addresses and UDP ports */
+	ALT_DP_RSS_L4_SRC = 2,  /* hash the UDP source port only (ATR/1 TRACE_AFFINE) */
+	ALT_DP_RSS_OFF = 3,
+};
+
 enum alt_dp_detail {
 	ALT_DP_DETAIL_SUMMARY = 0,
 	ALT_DP_DETAIL_FULL = 1,
@@ -32,6 +39,7 @@ struct alt_dp_conf {
 	uint32_t mbufs;
 	uint16_t burst;
 	bool promisc;
+	enum alt_dp_rss rss;
 	/* pipeline */
 	uint32_t workers;               /* 0 = every lcore but the main one */
 	uint64_t reorder_ms, bucket_us, gap_ms, grace_ms, epoch_ms, idle_advance_ms;
@@ -66,6 +74,9 @@ int alt_dp_conf_load(struct alt_dp_conf *c, const char *path);
 void alt_dp_conf_print(const struct alt_dp_conf *c, FILE *f);
 /* Fill the pipeline configuration from the appliance configuration. */
 void alt_dp_conf_pipe(const struct alt_dp_conf *c, struct alt_pipe_cfg *pc);
+
+/* Worker an rss = l4-src NIC delivers UDP source port sport to. */
+uint16_t alt_dp_rss_l4src_worker(uint16_t sport, uint16_t reta_size, uint16_t nq, unsigned nworkers);
 
 /* Run the appliance after rte_eal_init: returns the process exit code. */
 int alt_dp_run(struct alt_dp_conf *c);

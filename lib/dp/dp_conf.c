@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <rte_cfgfile.h>
+#include <rte_common.h>
 
 #include "alt_dp.h"
 
@@ -23,7 +24,10 @@ enum opt_type {
 	OPT_STR,
 	OPT_PORTS,
 	OPT_DETAIL,
+	OPT_RSS,
 };
+
+static const char *const rss_names[] = { "auto", "ip-udp", "l4-src", "off" };
 
 struct opt {
 	const char *name;       /* --name and INI key */
@@ -44,6 +48,8 @@ static const struct opt opts[] = {
 	{ "mbufs", "ports", OPT_U32, OFF(mbufs), 1024, 16777216, "mbufs in the packet pool" },
 	{ "burst", "ports", OPT_U16, OFF(burst), 1, 512, "RX burst size" },
 	{ "promisc", "ports", OPT_BOOL, OFF(promisc), 0, 1, "promiscuous mode (a mirror port needs it)" },
+	{ "rss", "ports", OPT_RSS, OFF(rss), 0, 0,
+	  "auto|ip-udp|l4-src|off: l4-src hashes the UDP source port only, so ATR/1 TRACE_AFFINE frames reach their owner" },
 	{ "max-encap", "ports", OPT_U32, OFF(max_encap), 0, 4, "tunnel levels decapsulated (GRE, ERSPAN, VXLAN)" },
 	{ "workers", "pipeline", OPT_U32, OFF(workers), 0, ALT_DP_MAX_WORKERS, "worker lcores (0 = all but the main lcore)" },
 	{ "reorder-ms", "pipeline", OPT_U64, OFF(reorder_ms), 0, 600000, "event-time reorder window" },
@@ -250,6 +256,14 @@ opt_set(struct alt_dp_conf *c, const struct opt *o, const char *val, char *err, 
 		return 0;
 	case OPT_PORTS:
 		return parse_ports(c, val, err, errlen);
+	case OPT_RSS:
+		for (unsigned i = 0; i < RTE_DIM(rss_names); i++)
+			if (strcmp(val, rss_names[i]) == 0) {
+				c->rss = (enum alt_dp_rss)i;
+				return 0;
+			}
+		snprintf(err, errlen, "'%s' is not auto, ip-udp, l4-src or off", val);
+		return -1;
 	}
 	return -1;
 }
@@ -276,7 +290,7 @@ usage(const char *prog)
 			 o->type == OPT_BOOL ? "" : o->type == OPT_STR ? " FILE" : " N");
 		if (o->type == OPT_PORTS)
 			snprintf(name, sizeof(name), "--%s LIST", o->name);
-		if (o->type == OPT_DETAIL)
+		if (o->type == OPT_DETAIL || o->type == OPT_RSS)
 			snprintf(name, sizeof(name), "--%s MODE", o->name);
 		printf("  %-26s %s", name, o->help);
 		switch (o->type) {
@@ -285,6 +299,7 @@ usage(const char *prog)
 		case OPT_U64: printf(" [%" PRIu64 "]", *(const uint64_t *)(base + o->off)); break;
 		case OPT_BOOL: printf(" [%s]", *(const bool *)(base + o->off) ? "on" : "off"); break;
 		case OPT_DETAIL: printf(" [summary]"); break;
+		case OPT_RSS: printf(" [auto]"); break;
 		default: break;
 		}
 		printf("\n");
@@ -489,6 +504,7 @@ alt_dp_conf_print(const struct alt_dp_conf *c, FILE *f)
 		case OPT_BOOL: fprintf(f, "%s\n", *(const bool *)(base + o->off) ? "yes" : "no"); break;
 		case OPT_STR: fprintf(f, "%s\n", (const char *)(base + o->off)); break;
 		case OPT_DETAIL: fprintf(f, "%s\n", c->detail == ALT_DP_DETAIL_FULL ? "full" : "summary"); break;
+		case OPT_RSS: fprintf(f, "%s\n", rss_names[c->rss]); break;
 		case OPT_PORTS:
 			for (unsigned k = 0; k < ALT_FMT_COUNT; k++)
 				fprintf(f, "%s%s=%u", k ? "," : "", alt_wire_format_name(k), c->udp_port[k]);

@@ -122,7 +122,9 @@ struct alt_dp_app {
 	bool want_dags;
 	uint16_t nports;
 	uint16_t port_nq[ALT_DP_MAX_PORTS];
-	uint8_t port_rss[ALT_DP_MAX_PORTS];
+	uint8_t port_rss[ALT_DP_MAX_PORTS];     /* enum alt_dp_rss in effect, 0 = none */
+	uint16_t port_reta[ALT_DP_MAX_PORTS];   /* RETA size (l4-src) */
+	uint16_t *owner_table;                  /* trace owner by fold16 (l4-src), or NULL */
 	struct rte_eth_stats port_stats[ALT_DP_MAX_PORTS];
 	unsigned nworkers;
 	struct worker *workers;

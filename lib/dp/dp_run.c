@@ -28,6 +28,7 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 #include <rte_telemetry.h>
+#include <rte_thash.h>
 
 #include "alt_dp.h"
 #include "dp_private.h"
@@ -479,6 +480,52 @@ worker_main(void *arg)
 
 /* ---- setup ---- */
 
+/* The Toeplitz key every port is programmed with under rss = l4-src, so
+ * that the owner of a trace can be computed in software (alt_dp_owner). */
+static const uint8_t alt_dp_rss_key[40] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
+	0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
+	0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
+	0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+/* RETA entry i -> queue i % nq, on every port alike. */
+static int
+set_reta(uint16_t port, uint16_t reta_size, uint16_t nq)
+{
+	struct rte_eth_rss_reta_entry64 reta[RTE_ETH_RSS_RETA_SIZE_512 / RTE_ETH_RETA_GROUP_SIZE];
+	int rc;
+
+	if (reta_size > RTE_ETH_RSS_RETA_SIZE_512)
+		reta_size = RTE_ETH_RSS_RETA_SIZE_512;
+	memset(reta, 0, sizeof(reta));
+	for (uint16_t i = 0; i < reta_size; i++) {
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ULL << (i % RTE_ETH_RETA_GROUP_SIZE);
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] = i % nq;
+	}
+	rc = rte_eth_dev_rss_reta_update(port, reta, reta_size);
+	if (rc != 0)
+		fprintf(stderr, "altair: port %u: RETA update failed: %s\n", port, strerror(-rc));
+	return rc;
+}
+
+/*
+ * The worker a NIC delivers an ATR/1 TRACE_AFFINE frame to under rss =
+ * l4-src: Toeplitz over the UDP source port (the only input), RETA entry
+ * hash % reta_size -> queue (entry % nq) -> worker (queue % workers). The
+ * source port is a function of the trace ID (0xC000 | fold16 & 0x3FFF), so
+ * this is the trace's owner everywhere, software steering included.
+ */
+uint16_t
+alt_dp_rss_l4src_worker(uint16_t sport, uint16_t reta_size, uint16_t nq, unsigned nworkers)
+{
+	uint32_t tuple = (uint32_t)sport << 16;
+	uint32_t h = rte_softrss(&tuple, 1, alt_dp_rss_key);
+	uint32_t q = (h % reta_size) % nq;
+
+	return (uint16_t)(q % nworkers);
+}
+
 static int
 port_setup(uint16_t port, uint16_t nq, struct rte_mempool *mp)
 {
@@ -493,16 +540,34 @@ port_setup(uint16_t port, uint16_t nq, struct rte_mempool *mp)
 		fprintf(stderr, "altair: port %u: cannot get device info: %s\n", port, strerror(-rc));
 		return -1;
 	}
+	enum alt_dp_rss mode = g_app.conf->rss;
+
 	if (nq > info.max_rx_queues)
 		nq = info.max_rx_queues;
-	if (nq > 1 && info.flow_type_rss_offloads != 0) {
+	if (mode == ALT_DP_RSS_L4_SRC) {
+		const uint64_t want = RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_NONFRAG_IPV6_UDP |
+				      RTE_ETH_RSS_L4_SRC_ONLY;
+		if ((info.flow_type_rss_offloads & want) != want || info.reta_size == 0) {
+			fprintf(stderr, "altair: port %u (%s): no RSS on the UDP source port only; "
+				"use rss = ip-udp (software steering keeps traces whole)\n",
+				port, info.driver_name);
+			return -1;
+		}
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_key = (uint8_t *)alt_dp_rss_key;
+		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(alt_dp_rss_key);
+		conf.rx_adv_conf.rss_conf.rss_hf = want;
+		g_app.port_rss[port] = ALT_DP_RSS_L4_SRC;
+		g_app.port_reta[port] = info.reta_size;
+	} else if (nq > 1 && mode != ALT_DP_RSS_OFF && info.flow_type_rss_offloads != 0) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
-		g_app.port_rss[port] = 1;
-	} else if (nq > 1) {
-		nq = 1;         /* no RSS: one queue, software steering */
+		g_app.port_rss[port] = ALT_DP_RSS_IP_UDP;
 	}
+	/* Without RSS, several queues are filled however the driver chooses
+	 * (memif: the peer; af_packet: kernel fanout); steering by trace ID
+	 * keeps each trace on its owner either way. */
 	rc = rte_eth_dev_configure(port, nq, 1, &conf);
 	if (rc != 0) {
 		fprintf(stderr, "altair: port %u: configure failed: %s\n", port, strerror(-rc));
@@ -529,6 +594,8 @@ port_setup(uint16_t port, uint16_t nq, struct rte_mempool *mp)
 	if (g_app.conf->promisc)
 		rte_eth_promiscuous_enable(port);
 	g_app.port_nq[port] = nq;
+	if (g_app.port_rss[port] == ALT_DP_RSS_L4_SRC && set_reta(port, info.reta_size, nq) != 0)
+		return -1;
 	return 0;
 }
 
@@ -561,6 +628,7 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 	alt_dp_conf_pipe(c, &pc);
 	pc.shard_self = id;
 	pc.shard_count = g_app.nworkers;
+	pc.owner_table = g_app.owner_table;
 	w->pipe = alt_pipe_create(&pc, &alloc, &hooks);
 	if (w->pipe == NULL) {
 		fprintf(stderr, "altair: worker %u: cannot allocate the pipeline on socket %d "
@@ -692,6 +760,16 @@ alt_dp_run(struct alt_dp_conf *c)
 			break;
 		if (port_setup(port, (uint16_t)(c->rx_queues ? c->rx_queues : want), mp) != 0)
 			return 1;
+	}
+	/* rss = l4-src: every port hashes the same key with the same RETA
+	 * layout, so one table maps a trace to the worker its frames reach. */
+	if (c->rss == ALT_DP_RSS_L4_SRC) {
+		a->owner_table = rte_malloc("owners", sizeof(uint16_t) * ALT_PIPE_OWNER_TABLE, 0);
+		if (a->owner_table == NULL)
+			return 1;
+		for (uint32_t x = 0; x < ALT_PIPE_OWNER_TABLE; x++)
+			a->owner_table[x] = alt_dp_rss_l4src_worker((uint16_t)(0xC000u | x), a->port_reta[0],
+								    a->port_nq[0], want);
 	}
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		if (nw == want)
