@@ -70,7 +70,7 @@ ns_made=1
 ip netns exec "$ns" ip link set lo mtu 1500 up
 
 # `ip netns exec` execs the command, so $! is tcpdump's / the sink's own pid.
-ip netns exec "$ns" tcpdump -i lo -nn -s 0 -U -Z root -w "$out/clients.pcap" "$filter" \
+ip netns exec "$ns" tcpdump -i lo -nn -s 0 -B 65536 -U -Z root -w "$out/clients.pcap" "$filter" \
     2>"$out/tcpdump.log" &
 tcpdump_pid=$!
 wait_for "$out/tcpdump.log" 'listening on' 10
@@ -100,6 +100,14 @@ if [ "$ruby_rc" != 0 ] || [ "$node_rc" != 0 ]; then
     exit 1
 fi
 cat "$out/ruby-truth.jsonl" "$out/node-truth.jsonl" >"$out/clients-truth.jsonl"
+
+# A capture that lost packets is no ground truth (a loaded machine can make
+# the kernel drop bursts of 65,000-byte batches): exit 3 so the caller can
+# capture again.
+if ! grep -q '^0 packets dropped by kernel' "$out/tcpdump.log"; then
+    echo "capture: tcpdump lost packets: $(grep 'dropped' "$out/tcpdump.log" | tr '\n' ' ')" >&2
+    exit 3
+fi
 
 count() { tcpdump -nn -r "$out/clients.pcap" "$1" 2>/dev/null | wc -l; }
 echo "capture: $out/clients.pcap (clients + teardown $(( end_ms - start_ms )) ms)"
