@@ -37,7 +37,7 @@ MIB = 1 << 20
 CAPTURES = {
     # name: altair-gen arguments
     "atr": ["--format", "atr", "--traces", "220000", "--rate", "1000000", "--seed", "1"],
-    "jaeger": ["--format", "jaeger-compact", "--traces", "70000", "--rate", "1000000", "--seed", "2"],
+    "jaeger": ["--format", "jaeger-compact", "--traces", "140000", "--rate", "1000000", "--seed", "2"],
     # TS workload: 1.3 M records per second of event time, >= 5 s of event time
     "ts": ["--format", "atr", "--traces", "450000", "--rate", "1300000", "--seed", "3"],
     # tiny capture for the pool-size calibration

@@ -220,7 +220,7 @@ alt_pipe_create(const struct alt_pipe_cfg *cfg, const struct alt_pipe_alloc *all
 	    alt_pool_init(&p->exts, m, sz, sizeof(struct alt_parent_ext), c.max_exts) != 0)
 		goto fail;
 
-	struct alt_reorder_params rp = { .window_ns = c.reorder_ns, .bucket_ns = c.bucket_ns };
+	struct alt_reorder_params rp = { .window_ns = c.reorder_ns, .bucket_ns = c.bucket_ns, .max_items = c.max_nodes };
 	sz = alt_reorder_memsize(&rp);
 	if (sz == 0 || (m = pipe_take(p, sz, "reorder")) == NULL ||
 	    (p->reorder = alt_reorder_init(m, &rp)) == NULL)
@@ -657,8 +657,19 @@ release_ready(struct alt_pipe *p)
 
 	do {
 		n = alt_reorder_pop(p->reorder, rel, RELEASE_BURST);
-		for (unsigned i = 0; i < n; i++)
+		/* The traces these nodes join are scattered over the table:
+		 * fetch buckets and traces ahead so the misses overlap. */
+		for (unsigned i = 0; i < n && i < 8; i++)
+			alt_session_prefetch(p->session, rel[i], 0);
+		for (unsigned i = 0; i < n && i < 4; i++)
+			alt_session_prefetch(p->session, rel[i], 1);
+		for (unsigned i = 0; i < n; i++) {
+			if (i + 8 < n)
+				alt_session_prefetch(p->session, rel[i + 8], 0);
+			if (i + 4 < n)
+				alt_session_prefetch(p->session, rel[i + 4], 1);
 			session_add(p, rel[i], false);
+		}
 	} while (n == RELEASE_BURST);
 }
 

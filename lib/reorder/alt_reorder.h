@@ -19,12 +19,14 @@ extern "C" {
 struct alt_reorder_params {
 	uint64_t window_ns;     /* default 200 ms */
 	uint64_t bucket_ns;     /* default 1 ms; window_ns / bucket_ns <= 1<<20 */
+	uint32_t max_items;     /* nodes buffered at most (the node pool's size); 0 = 1 Mi */
 };
 
 struct alt_reorder_stats {
 	uint64_t pushed;        /* buffered */
 	uint64_t late;          /* refused as late */
 	uint64_t released;
+	uint64_t overflow;      /* refused (counted late too): more than max_items buffered */
 	uint32_t buffered;      /* now */
 	uint32_t buffered_peak;
 };
@@ -36,13 +38,14 @@ size_t alt_reorder_memsize(const struct alt_reorder_params *p);
 /* NULL if the parameters are invalid. */
 struct alt_reorder *alt_reorder_init(void *mem, const struct alt_reorder_params *p);
 
-/* Buffer n (linked through n->next by the buffer). Returns 0 if buffered,
- * 1 if late (n untouched, not buffered). Advances max-seen and watermark. */
+/* Buffer n. Returns 0 if buffered, 1 if late (n untouched, not buffered;
+ * also when more than max_items are buffered, counted in overflow).
+ * Advances max-seen and watermark. */
 int alt_reorder_push(struct alt_reorder *r, struct alt_node *n);
 
 /* Release up to cap nodes from buckets below the watermark's bucket, oldest
- * bucket first. Returns how many were written to out[]; call again while the
- * return equals cap. */
+ * bucket first (prefetched for the caller). Returns how many were written to
+ * out[]; call again while the return equals cap. */
 unsigned alt_reorder_pop(struct alt_reorder *r, struct alt_node **out, unsigned cap);
 
 /* Current watermark (0 before the first push). */

@@ -2,9 +2,13 @@
  * Event-time reorder buffer.
  *
  * Layout: a ring of nb buckets (nb a power of two, at least 64 and at least
- * window/bucket + 2), each a FIFO list (head, tail) through node->next, and
- * an occupancy bitmap (one bit per bucket) so that empty buckets are skipped
- * 64 at a time. A node with event time t (alt_node_event_ns) lives in bucket index t / bucket_ns,
+ * window/bucket + 2), each a FIFO list of chunks of node pointers, and an
+ * occupancy bitmap (one bit per bucket) so that empty buckets are skipped
+ * 64 at a time. Nodes are never linked through themselves: a node goes
+ * cold while it waits out the window, and releasing a bucket by chasing
+ * pointers through cold nodes costs a cache miss per node in series; with
+ * pointer chunks the release reads the chunk and prefetches all the nodes
+ * at once. A node with event time t (alt_node_event_ns) lives in bucket index t / bucket_ns,
  * ring slot index & (nb - 1).
  *
  * Invariant: every buffered node's bucket index lies in
@@ -25,9 +29,18 @@
 #define REORDER_MAX_RATIO (1u << 20)
 #define REORDER_MIN_BUCKETS 64u
 
+#define RCHUNK 30              /* node pointers per chunk: 256-byte chunks */
+
+struct rchunk {
+	struct rchunk *next;
+	uint32_t n;
+	uint32_t pad;
+	struct alt_node *v[RCHUNK];
+};
+
 struct reorder_bucket {
-	struct alt_node *head;
-	struct alt_node *tail;
+	struct rchunk *head;
+	struct rchunk *tail;
 };
 
 struct alt_reorder {
@@ -45,12 +58,28 @@ struct alt_reorder {
 	uint64_t rel_idx;               /* wm / bucket_ns: release buckets below */
 	uint64_t rel_next;              /* watermark at which rel_idx grows */
 	uint64_t cursor;                /* next bucket index to release */
-	struct alt_node *ready_head;    /* released, not yet popped */
-	struct alt_node *ready_tail;
+	struct rchunk *ready_head;      /* released, not yet popped */
+	struct rchunk *ready_tail;
+	uint32_t ready_pos;             /* next pointer to hand out in ready_head */
+	uint32_t n_chunks;
+	struct rchunk *free_chunks;
 	uint64_t *bitmap;               /* nb bits: bucket non-empty */
 	struct reorder_bucket *b;
+	struct rchunk *chunks;
 	struct alt_reorder_stats st;
 };
+
+#define REORDER_DEFAULT_ITEMS (1u << 20)
+
+/* Chunks for max_items nodes: full chunks, plus one partial chunk per
+ * non-empty bucket (at most min(nb, items) of them), plus the ready list's. */
+static uint32_t
+chunk_count(const struct alt_reorder_params *p, uint32_t nb)
+{
+	uint32_t items = p->max_items ? p->max_items : REORDER_DEFAULT_ITEMS;
+
+	return items / RCHUNK + (nb < items ? nb : items) + 2;
+}
 
 static uint32_t
 pow2_at_least(uint64_t x)
@@ -96,7 +125,8 @@ alt_reorder_memsize(const struct alt_reorder_params *p)
 	nb = ring_size(p);
 	return align64(sizeof(struct alt_reorder)) +
 		align64((size_t)nb / 8) +
-		(size_t)nb * sizeof(struct reorder_bucket);
+		align64((size_t)nb * sizeof(struct reorder_bucket)) +
+		(size_t)chunk_count(p, nb) * sizeof(struct rchunk);
 }
 
 /* Lay the buffer out on mem (alt_reorder_memsize bytes, 8-byte aligned).
@@ -136,6 +166,14 @@ alt_reorder_init(void *mem, const struct alt_reorder_params *p)
 	m += align64((size_t)nb / 8);
 	r->b = (struct reorder_bucket *)m;
 	memset(r->b, 0, (size_t)nb * sizeof(struct reorder_bucket));
+	m += align64((size_t)nb * sizeof(struct reorder_bucket));
+	r->chunks = (struct rchunk *)m;
+	r->n_chunks = chunk_count(p, nb);
+	r->free_chunks = NULL;
+	for (uint32_t i = r->n_chunks; i > 0; i--) {
+		r->chunks[i - 1].next = r->free_chunks;
+		r->free_chunks = &r->chunks[i - 1];
+	}
 	return r;
 }
 
@@ -240,6 +278,7 @@ alt_reorder_push(struct alt_reorder *r, struct alt_node *n)
 	uint64_t x;
 	uint32_t slot;
 	struct reorder_bucket *b;
+	struct rchunk *c;
 
 	if (alt_likely(r->started)) {
 		if (alt_unlikely(t < r->wm)) {
@@ -262,14 +301,27 @@ alt_reorder_push(struct alt_reorder *r, struct alt_node *n)
 		catch_up(r);
 	slot = (uint32_t)(x & r->mask);
 	b = &r->b[slot];
-	n->next = NULL;
-	if (b->head == NULL) {
-		b->head = n;
-		r->bitmap[slot >> 6] |= 1ULL << (slot & 63);
-	} else {
-		b->tail->next = n;
+	c = b->tail;
+	if (alt_unlikely(c == NULL || c->n == RCHUNK)) {
+		struct rchunk *nc = r->free_chunks;
+		if (alt_unlikely(nc == NULL)) {
+			/* more nodes than max_items: not buffered, handled as late */
+			r->st.late++;
+			r->st.overflow++;
+			return 1;
+		}
+		r->free_chunks = nc->next;
+		nc->next = NULL;
+		nc->n = 0;
+		if (c == NULL) {
+			b->head = nc;
+			r->bitmap[slot >> 6] |= 1ULL << (slot & 63);
+		} else {
+			c->next = nc;
+		}
+		b->tail = c = nc;
 	}
-	b->tail = n;
+	c->v[c->n++] = n;
 	r->st.pushed++;
 	if (++r->st.buffered > r->st.buffered_peak)
 		r->st.buffered_peak = r->st.buffered;
@@ -277,25 +329,33 @@ alt_reorder_push(struct alt_reorder *r, struct alt_node *n)
 }
 
 /* Hand out up to cap released nodes, oldest bucket first, arrival order
- * within a bucket. Each returned node's next is cleared. */
+ * within a bucket. The nodes are prefetched for the caller, which reads
+ * them next; node->next is left as it was. */
 unsigned
 alt_reorder_pop(struct alt_reorder *r, struct alt_node **out, unsigned cap)
 {
-	struct alt_node *n;
 	unsigned k = 0;
 
 	if (r->cursor < r->rel_idx)
 		catch_up(r);
-	n = r->ready_head;
-	while (k < cap && n != NULL) {
-		struct alt_node *next = n->next;
+	while (k < cap && r->ready_head != NULL) {
+		struct rchunk *c = r->ready_head;
+		uint32_t i = r->ready_pos;
 
-		n->next = NULL;
-		out[k++] = n;
-		n = next;
+		for (; i < c->n && k < cap; i++) {
+			__builtin_prefetch(c->v[i]);
+			out[k++] = c->v[i];
+		}
+		if (i < c->n) {
+			r->ready_pos = i;
+			break;
+		}
+		r->ready_head = c->next;
+		r->ready_pos = 0;
+		c->next = r->free_chunks;
+		r->free_chunks = c;
 	}
-	r->ready_head = n;
-	if (n == NULL)
+	if (r->ready_head == NULL)
 		r->ready_tail = NULL;
 	r->st.released += k;
 	r->st.buffered -= k;

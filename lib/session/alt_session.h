@@ -98,6 +98,10 @@ struct alt_session *alt_session_init(void *mem, const struct alt_session_params 
  * alt_node_event_ns(n) (a span's end). May close the oldest trace by pressure (see poll_closed). */
 enum alt_session_add_result alt_session_add(struct alt_session *s, struct alt_node *n, bool late);
 
+/* Prefetch for a coming alt_session_add(n): call with stage 0 about eight
+ * nodes ahead and with stage 1 about four nodes ahead. */
+void alt_session_prefetch(const struct alt_session *s, const struct alt_node *n, unsigned stage);
+
 /* Advance event time to watermark: traces whose gap (or grace) expired are
  * closed and queued for alt_session_poll_closed. */
 void alt_session_advance(struct alt_session *s, uint64_t watermark);

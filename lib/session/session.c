@@ -552,6 +552,19 @@ open_trace(struct alt_session *s, const struct alt_node *n, uint64_t h, bool fra
 	return t;
 }
 
+/* Prefetch, in two stages a few nodes apart, what alt_session_add will
+ * read for n: stage 0 its hash bucket, stage 1 the first trace on it. */
+void
+alt_session_prefetch(const struct alt_session *s, const struct alt_node *n, unsigned stage)
+{
+	struct alt_trace *const *b = &s->htab[alt_trace_id_hash(&n->trace_id) & s->hmask];
+
+	if (stage == 0)
+		__builtin_prefetch(b);
+	else if (*b != NULL)
+		__builtin_prefetch(*b);
+}
+
 /* Attach n to its trace, opening one (a flagged late fragment if the ID was
  * closed recently) when none is open; a full table first closes its oldest
  * trace by pressure. A CLOSES_TRACE node arms the grace deadline

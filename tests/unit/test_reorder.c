@@ -618,6 +618,48 @@ test_event_time_is_span_end(void)
 	fx_fini(&f);
 }
 
+/* More nodes than max_items: refused as late and counted, never lost. */
+static void
+test_overflow(void)
+{
+	struct alt_reorder_params p = { .window_ns = 1000000, .bucket_ns = 10, .max_items = 60 };
+	size_t ms = alt_reorder_memsize(&p);
+	void *mem = aligned_alloc(64, (ms + 63) & ~(size_t)63);
+	struct alt_reorder *r = alt_reorder_init(mem, &p);
+	static struct alt_node nodes[2500];
+	static struct alt_node *out[2500];
+	struct alt_reorder_stats st;
+	unsigned buffered = 0, refused = 0, got = 0, k;
+
+	CU_ASSERT_FATAL(r != NULL);
+	memset(nodes, 0, sizeof(nodes));
+	/* one bucket: 64 chunks of 30 (60/30 + min(nb, 60) + 2), then refusals */
+	for (unsigned i = 0; i < 2500; i++) {
+		nodes[i].start_ns = 1000000;
+		if (alt_reorder_push(r, &nodes[i]) == 0)
+			buffered++;
+		else
+			refused++;
+	}
+	alt_reorder_get_stats(r, &st);
+	CU_ASSERT(buffered >= 60);
+	CU_ASSERT(refused > 0);
+	CU_ASSERT_EQUAL(st.overflow, refused);
+	CU_ASSERT_EQUAL(st.late, refused);
+	alt_reorder_flush(r);
+	while ((k = alt_reorder_pop(r, out + got, 7)) > 0)
+		got += k;
+	CU_ASSERT_EQUAL(got, buffered);
+	for (unsigned i = 0; i < got; i++)
+		CU_ASSERT(out[i] == &nodes[i]);         /* arrival order kept */
+	/* chunks came back: the same load fits again */
+	for (unsigned i = 0; i < 60; i++) {
+		nodes[i].start_ns = 2000000;
+		CU_ASSERT(alt_reorder_push(r, &nodes[i]) == 0);
+	}
+	free(mem);
+}
+
 int
 main(void)
 {
@@ -638,6 +680,7 @@ main(void)
 	CU_add_test(s, "model", test_model);
 	CU_add_test(s, "speed", test_speed);
 	CU_add_test(s, "event_time_is_span_end", test_event_time_is_span_end);
+	CU_add_test(s, "overflow", test_overflow);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();
