@@ -322,6 +322,7 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		t->pipe.traces_incomplete += pc->traces_incomplete;
 		t->pipe.late_fragments += pc->late_fragments;
 		t->pipe.pressure_closes += pc->pressure_closes;
+		t->pipe.reorder_pressure_flushes += pc->reorder_pressure_flushes;
 		t->pipe.parents_truncated += pc->parents_truncated;
 		t->pipe.foreign_refs += pc->foreign_refs;
 		t->pipe.epochs_lost += pc->epochs_lost;
@@ -469,8 +470,10 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 			t->pipe.traces_closed[3]);
 	for (unsigned k = 0; k < 4; k++)
 		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", alt_closed_by_name(k), t->pipe.traces_closed[k]);
-	fprintf(f, "},\"flagged\":%" PRIu64 ",\"incomplete\":%" PRIu64 ",\"late_fragments\":%" PRIu64 "}",
-		t->pipe.traces_flagged, t->pipe.traces_incomplete, t->pipe.late_fragments);
+	fprintf(f, "},\"flagged\":%" PRIu64 ",\"incomplete\":%" PRIu64 ",\"late_fragments\":%" PRIu64
+		",\"reorder_pressure_flushes\":%" PRIu64 "}",
+		t->pipe.traces_flagged, t->pipe.traces_incomplete, t->pipe.late_fragments,
+		t->pipe.reorder_pressure_flushes);
 	fprintf(f, ",\"loss\":{\"atr_frames_lost\":%" PRIu64 ",\"jaeger_batches_lost\":%" PRIu64
 		",\"jaeger_client_dropped_spans\":%" PRIu64 "}",
 		t->atr_frames_lost, t->jaeger_batches_lost, t->jaeger_client_dropped);
@@ -484,9 +487,10 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 		t->pipe.steer_frames, t->steer_waits, t->steer_ring_full, t->steer_no_buf);
 	fprintf(f, ",\"ports\":[");
 	for (unsigned p = 0; p < a->nports; p++)
-		fprintf(f, "%s{\"port\":%u,\"rx_queues\":%u,\"rss\":%s,\"ipackets\":%" PRIu64 ",\"imissed\":%" PRIu64
+		fprintf(f, "%s{\"port\":%u,\"rx_queues\":%u,\"rss\":\"%s\",\"ipackets\":%" PRIu64 ",\"imissed\":%" PRIu64
 			",\"ierrors\":%" PRIu64 ",\"rx_nombuf\":%" PRIu64 "}",
-			p ? "," : "", p, a->port_nq[p], a->port_rss[p] ? "true" : "false",
+			p ? "," : "", p, a->port_nq[p],
+			a->port_rss[p] == ALT_DP_RSS_L4_SRC ? "l4-src" : a->port_rss[p] == ALT_DP_RSS_IP_UDP ? "ip-udp" : "none",
 			a->port_stats[p].ipackets, a->port_stats[p].imissed, a->port_stats[p].ierrors,
 			a->port_stats[p].rx_nombuf);
 	fprintf(f, "],\"workers\":%u,\"memory\":{\"pipeline_bytes\":%zu,\"nodes_peak\":%u,\"traces_peak\":%u,"
