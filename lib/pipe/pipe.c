@@ -757,12 +757,17 @@ alt_pipe_drain(struct alt_pipe *p)
 	uint64_t maxs = alt_reorder_max_seen(p->reorder);
 
 	if (!p->have_epoch) {
-		if (p->cnt.records_decoded == 0)
+		if (p->cnt.records_decoded + p->cnt.records_received == 0)
 			return;
 		epoch_begin(p, maxs / p->cfg.epoch_ns);
 	}
+	/* Everything buffered goes to its trace; event time moves to the
+	 * highest seen, closing (epoch by epoch) what its gap closes by then;
+	 * what is still open closes by drain in the last epoch. */
 	alt_reorder_flush(p->reorder);
 	release_ready(p);
+	if (maxs > 0)
+		advance_to(p, maxs);
 	alt_session_drain(p->session);
 	process_closed(p);
 	epoch_emit(p);
