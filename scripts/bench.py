@@ -451,7 +451,8 @@ def main():
         return perf_main(b)
     want = set(a.only.split(","))
     emit({"bench": "machine", "cpu": cpu_model(), "cpus": os.cpu_count(), "reps": a.reps,
-          "idle_exit_ms": a.idle_exit_ms, "build": a.build, "build_type": build_type(a.build)})
+          "idle_exit_ms": a.idle_exit_ms, "build": a.build, "build_type": build_type(a.build),
+          "altair_binary": binary_id(b.altair)})
     res = {}
     if want & {"atr", "jaeger", "scaling"}:
         if "scaling" in want and not want & {"atr", "jaeger"}:
@@ -488,6 +489,8 @@ def main():
         target("epoch_delay_p99_ms", p99s[worst], "<=", 10.0, "ms",
                f"worst median p99 over the configurations ({worst}); all: " +
                ", ".join(f"{k}={v}" for k, v in p99s.items()))
+    emit({"bench": "end", "altair_binary": binary_id(b.altair),
+          "note": "if altair_binary differs from the machine line, the binary was rebuilt during the run"})
     return 0
 
 
@@ -498,6 +501,12 @@ def cpu_model():
         return m.group(1).strip() if m else None
     except OSError:
         return None
+
+
+def binary_id(path):
+    """mtime and size of the binary: other engineers may rebuild it during a run."""
+    st = os.stat(path)
+    return {"mtime": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(st.st_mtime)), "size": st.st_size}
 
 
 def build_type(build):
