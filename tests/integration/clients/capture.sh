@@ -89,7 +89,16 @@ ruby_rc=0; node_rc=0
 wait "$ruby_pid" || ruby_rc=$?
 wait "$node_pid" || node_rc=$?
 ruby_pid=""; node_pid=""
-sleep 0.5 # let the last datagrams reach tcpdump and the sink
+# Let tcpdump catch up: it writes each packet as it reads it (-U), and
+# SIGINT makes it stop reading, so wait until the file stops growing.
+prev=-1; still=0
+for i in $(seq 100); do
+    size=$(stat -c %s "$out/clients.pcap" 2>/dev/null || echo 0)
+    if [ "$size" = "$prev" ]; then still=$((still + 1)); else still=0; fi
+    [ "$still" -ge 4 ] && break
+    prev=$size
+    sleep 0.25
+done
 stop_pid "$tcpdump_pid" INT; tcpdump_pid=""
 stop_pid "$sink_pid" TERM; sink_pid=""
 ip netns del "$ns"; ns_made=0
@@ -104,8 +113,11 @@ cat "$out/ruby-truth.jsonl" "$out/node-truth.jsonl" >"$out/clients-truth.jsonl"
 # A capture that lost packets is no ground truth (a loaded machine can make
 # the kernel drop bursts of 65,000-byte batches): exit 3 so the caller can
 # capture again.
-if ! grep -q '^0 packets dropped by kernel' "$out/tcpdump.log"; then
-    echo "capture: tcpdump lost packets: $(grep 'dropped' "$out/tcpdump.log" | tr '\n' ' ')" >&2
+# On lo the filter sees every packet twice (out and in) and tcpdump keeps one.
+captured=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$out/tcpdump.log")
+received=$(sed -n 's/^\([0-9]*\) packets received by filter.*/\1/p' "$out/tcpdump.log")
+if ! grep -q '^0 packets dropped by kernel' "$out/tcpdump.log" || [ $(( 2 * ${captured:-0} )) != "${received:--1}" ]; then
+    echo "capture: tcpdump lost packets: $(grep -E 'captured|received|dropped' "$out/tcpdump.log" | tr '\n' ' ')" >&2
     exit 3
 fi
 
