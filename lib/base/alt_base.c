@@ -103,6 +103,35 @@ alt_hash_bytes(const void *p, size_t len, uint64_t seed)
 	return alt_mix64(h);
 }
 
+/* ---- RSS ---- */
+
+const uint8_t alt_rss_key[40] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
+	0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
+	0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
+	0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+uint32_t
+alt_toeplitz(const uint8_t key[40], const uint8_t *data, size_t len)
+{
+	/* window = the 32 key bits starting at the current input bit */
+	uint32_t window = (uint32_t)key[0] << 24 | (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3];
+	uint32_t h = 0;
+
+	if (len > 36)
+		len = 36;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t next = key[i + 4];
+		for (int b = 7; b >= 0; b--) {
+			if (data[i] & (1u << b))
+				h ^= window;
+			window = window << 1 | ((next >> b) & 1u);
+		}
+	}
+	return h;
+}
+
 /* ---- pool ---- */
 
 static uint32_t

@@ -176,6 +176,26 @@ alt_node_lists_warm(const struct alt_node **heads, unsigned n)
 	}
 }
 
+/* ---- receive-side scaling, as a NIC computes it ---- */
+
+/* The 40-byte Toeplitz key Altair programs into NICs (rss = l4-src): the
+ * well-known default key of the RSS specification. */
+extern const uint8_t alt_rss_key[40];
+
+/* Toeplitz hash of len bytes (len <= 36) under a 40-byte key, bit for bit
+ * what a NIC computes over the same bytes in network order. */
+uint32_t alt_toeplitz(const uint8_t key[40], const uint8_t *data, size_t len);
+
+/* The RX queue a NIC hashing the UDP source port only (RSS "L4 source
+ * only", alt_rss_key, RETA entry i -> queue i % nq) picks for sport. */
+static inline uint16_t
+alt_rss_l4src_queue(uint16_t sport, uint16_t reta_size, uint16_t nq)
+{
+	uint8_t b[2] = { (uint8_t)(sport >> 8), (uint8_t)sport };
+	uint32_t h = alt_toeplitz(alt_rss_key, b, 2);
+	return (uint16_t)((h % reta_size) % nq);
+}
+
 /* ---- text forms ---- */
 
 /* 32 lowercase hex digits + NUL. */

@@ -24,6 +24,11 @@ enum alt_dp_rss {
 	ALT_DP_RSS_OFF = 3,
 };
 
+enum alt_dp_steer {
+	ALT_DP_STEER_HASH = 0,  /* owner = alt_trace_owner(trace ID) */
+	ALT_DP_STEER_L4_SRC = 1, /* owner = the queue L4-source-port RSS picks */
+};
+
 enum alt_dp_detail {
 	ALT_DP_DETAIL_SUMMARY = 0,
 	ALT_DP_DETAIL_FULL = 1,
@@ -42,6 +47,7 @@ struct alt_dp_conf {
 	enum alt_dp_rss rss;
 	/* pipeline */
 	uint32_t workers;               /* 0 = every lcore but the main one */
+	enum alt_dp_steer steer_by;
 	uint64_t reorder_ms, bucket_us, gap_ms, grace_ms, epoch_ms, idle_advance_ms;
 	uint32_t max_nodes, max_traces, max_nodes_per_trace, max_strings, closed_cache;
 	uint32_t topk;
@@ -74,9 +80,6 @@ int alt_dp_conf_load(struct alt_dp_conf *c, const char *path);
 void alt_dp_conf_print(const struct alt_dp_conf *c, FILE *f);
 /* Fill the pipeline configuration from the appliance configuration. */
 void alt_dp_conf_pipe(const struct alt_dp_conf *c, struct alt_pipe_cfg *pc);
-
-/* Worker an rss = l4-src NIC delivers UDP source port sport to. */
-uint16_t alt_dp_rss_l4src_worker(uint16_t sport, uint16_t reta_size, uint16_t nq, unsigned nworkers);
 
 /* Run the appliance after rte_eal_init: returns the process exit code. */
 int alt_dp_run(struct alt_dp_conf *c);

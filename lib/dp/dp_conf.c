@@ -25,6 +25,7 @@ enum opt_type {
 	OPT_PORTS,
 	OPT_DETAIL,
 	OPT_RSS,
+	OPT_STEER,
 };
 
 static const char *const rss_names[] = { "auto", "ip-udp", "l4-src", "off" };
@@ -52,6 +53,8 @@ static const struct opt opts[] = {
 	  "auto|ip-udp|l4-src|off: l4-src hashes the UDP source port only, so ATR/1 TRACE_AFFINE frames reach their owner" },
 	{ "max-encap", "ports", OPT_U32, OFF(max_encap), 0, 4, "tunnel levels decapsulated (GRE, ERSPAN, VXLAN)" },
 	{ "workers", "pipeline", OPT_U32, OFF(workers), 0, ALT_DP_MAX_WORKERS, "worker lcores (0 = all but the main lcore)" },
+	{ "steer-by", "pipeline", OPT_STEER, OFF(steer_by), 0, 0,
+	  "hash|l4-src: which worker owns a trace (l4-src: the one L4-source-port RSS delivers its ATR/1 frames to; implied by rss = l4-src)" },
 	{ "reorder-ms", "pipeline", OPT_U64, OFF(reorder_ms), 0, 600000, "event-time reorder window" },
 	{ "bucket-us", "pipeline", OPT_U64, OFF(bucket_us), 1, 1000000, "reorder bucket granularity" },
 	{ "gap-ms", "pipeline", OPT_U64, OFF(gap_ms), 1, 3600000, "inactivity gap that closes a trace (event time)" },
@@ -264,6 +267,16 @@ opt_set(struct alt_dp_conf *c, const struct opt *o, const char *val, char *err, 
 			}
 		snprintf(err, errlen, "'%s' is not auto, ip-udp, l4-src or off", val);
 		return -1;
+	case OPT_STEER:
+		if (strcmp(val, "hash") == 0)
+			c->steer_by = ALT_DP_STEER_HASH;
+		else if (strcmp(val, "l4-src") == 0)
+			c->steer_by = ALT_DP_STEER_L4_SRC;
+		else {
+			snprintf(err, errlen, "'%s' is not hash or l4-src", val);
+			return -1;
+		}
+		return 0;
 	}
 	return -1;
 }
@@ -290,7 +303,7 @@ usage(const char *prog)
 			 o->type == OPT_BOOL ? "" : o->type == OPT_STR ? " FILE" : " N");
 		if (o->type == OPT_PORTS)
 			snprintf(name, sizeof(name), "--%s LIST", o->name);
-		if (o->type == OPT_DETAIL || o->type == OPT_RSS)
+		if (o->type == OPT_DETAIL || o->type == OPT_RSS || o->type == OPT_STEER)
 			snprintf(name, sizeof(name), "--%s MODE", o->name);
 		printf("  %-26s %s", name, o->help);
 		switch (o->type) {
@@ -300,6 +313,7 @@ usage(const char *prog)
 		case OPT_BOOL: printf(" [%s]", *(const bool *)(base + o->off) ? "on" : "off"); break;
 		case OPT_DETAIL: printf(" [summary]"); break;
 		case OPT_RSS: printf(" [auto]"); break;
+		case OPT_STEER: printf(" [hash]"); break;
 		default: break;
 		}
 		printf("\n");
@@ -400,6 +414,8 @@ alt_dp_conf_parse(struct alt_dp_conf *c, int argc, char **argv, const char *prog
 			return -1;
 		}
 	}
+	if (c->rss == ALT_DP_RSS_L4_SRC)
+		c->steer_by = ALT_DP_STEER_L4_SRC;
 	return alt_dp_conf_check(c, prog);
 }
 
@@ -505,6 +521,7 @@ alt_dp_conf_print(const struct alt_dp_conf *c, FILE *f)
 		case OPT_STR: fprintf(f, "%s\n", (const char *)(base + o->off)); break;
 		case OPT_DETAIL: fprintf(f, "%s\n", c->detail == ALT_DP_DETAIL_FULL ? "full" : "summary"); break;
 		case OPT_RSS: fprintf(f, "%s\n", rss_names[c->rss]); break;
+		case OPT_STEER: fprintf(f, "%s\n", c->steer_by == ALT_DP_STEER_L4_SRC ? "l4-src" : "hash"); break;
 		case OPT_PORTS:
 			for (unsigned k = 0; k < ALT_FMT_COUNT; k++)
 				fprintf(f, "%s%s=%u", k ? "," : "", alt_wire_format_name(k), c->udp_port[k]);

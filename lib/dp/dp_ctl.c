@@ -493,6 +493,18 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 			a->port_rss[p] == ALT_DP_RSS_L4_SRC ? "l4-src" : a->port_rss[p] == ALT_DP_RSS_IP_UDP ? "ip-udp" : "none",
 			a->port_stats[p].ipackets, a->port_stats[p].imissed, a->port_stats[p].ierrors,
 			a->port_stats[p].rx_nombuf);
+	fprintf(f, "],\"per_worker\":[");
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		const struct worker *w = &a->workers[i];
+		const struct alt_pipe_counters *pc = alt_pipe_counters(w->pipe);
+		fprintf(f, "%s{\"worker\":%u,\"lcore\":%u,\"rx_queues\":%u,\"rx_packets\":%" PRIu64
+			",\"records_decoded\":%" PRIu64 ",\"records_steered_out\":%" PRIu64
+			",\"records_steered_in\":%" PRIu64 ",\"traces_closed\":%" PRIu64 ",\"busy_s\":%.6f}",
+			i ? "," : "", i, w->lcore, w->nq, w->rx_pkts, pc->records_decoded,
+			pc->records[ALT_PIPE_REC_STEERED] - w->steer_dropped, pc->records_received,
+			pc->traces_closed[0] + pc->traces_closed[1] + pc->traces_closed[2] + pc->traces_closed[3],
+			(double)w->busy_tsc / (double)rte_get_tsc_hz());
+	}
 	fprintf(f, "],\"workers\":%u,\"memory\":{\"pipeline_bytes\":%zu,\"nodes_peak\":%u,\"traces_peak\":%u,"
 		"\"reorder_peak\":%u}",
 		a->nworkers, t->mem.total_bytes, t->mem.nodes_peak, t->mem.traces_peak, t->mem.reorder_peak);

@@ -28,7 +28,6 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 #include <rte_telemetry.h>
-#include <rte_thash.h>
 
 #include "alt_dp.h"
 #include "dp_private.h"
@@ -409,12 +408,16 @@ worker_main(void *arg)
 	const uint64_t flush_tsc = hz / 1000;   /* output blocks leave within 1 ms */
 	uint64_t last_expire = 0;
 
-	w->last_flush_tsc = rte_get_tsc_cycles();
+	/* Wall time from the TSC: no system call in the poll loop. */
+	const uint64_t base_ns = mono_ns(), base_tsc = rte_get_tsc_cycles();
+	const double ns_per_tsc = 1e9 / (double)hz;
+
+	w->last_flush_tsc = base_tsc;
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t t0 = rte_get_tsc_cycles();
 		uint32_t got = 0;
 
-		w->now_ns = mono_ns();
+		w->now_ns = base_ns + (uint64_t)((double)(t0 - base_tsc) * ns_per_tsc);
 		for (unsigned q = 0; q < w->nq; q++) {
 			uint16_t n = rte_eth_rx_burst(w->q[q].port, w->q[q].queue, pkts, burst);
 			if (n > 0) {
@@ -480,15 +483,6 @@ worker_main(void *arg)
 
 /* ---- setup ---- */
 
-/* The Toeplitz key every port is programmed with under rss = l4-src, so
- * that the owner of a trace can be computed in software (alt_dp_owner). */
-static const uint8_t alt_dp_rss_key[40] = {
-	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
-	0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
-	0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
-	0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
-};
-
 /* RETA entry i -> queue i % nq, on every port alike. */
 static int
 set_reta(uint16_t port, uint16_t reta_size, uint16_t nq)
@@ -507,23 +501,6 @@ set_reta(uint16_t port, uint16_t reta_size, uint16_t nq)
 	if (rc != 0)
 		fprintf(stderr, "altair: port %u: RETA update failed: %s\n", port, strerror(-rc));
 	return rc;
-}
-
-/*
- * The worker a NIC delivers an ATR/1 TRACE_AFFINE frame to under rss =
- * l4-src: Toeplitz over the UDP source port (the only input), RETA entry
- * hash % reta_size -> queue (entry % nq) -> worker (queue % workers). The
- * source port is a function of the trace ID (0xC000 | fold16 & 0x3FFF), so
- * this is the trace's owner everywhere, software steering included.
- */
-uint16_t
-alt_dp_rss_l4src_worker(uint16_t sport, uint16_t reta_size, uint16_t nq, unsigned nworkers)
-{
-	uint32_t tuple = (uint32_t)sport << 16;
-	uint32_t h = rte_softrss(&tuple, 1, alt_dp_rss_key);
-	uint32_t q = (h % reta_size) % nq;
-
-	return (uint16_t)(q % nworkers);
 }
 
 static int
@@ -554,8 +531,8 @@ port_setup(uint16_t port, uint16_t nq, struct rte_mempool *mp)
 			return -1;
 		}
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_key = (uint8_t *)alt_dp_rss_key;
-		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(alt_dp_rss_key);
+		conf.rx_adv_conf.rss_conf.rss_key = (uint8_t *)(uintptr_t)alt_rss_key;
+		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(alt_rss_key);
 		conf.rx_adv_conf.rss_conf.rss_hf = want;
 		g_app.port_rss[port] = ALT_DP_RSS_L4_SRC;
 		g_app.port_reta[port] = info.reta_size;
@@ -761,15 +738,29 @@ alt_dp_run(struct alt_dp_conf *c)
 		if (port_setup(port, (uint16_t)(c->rx_queues ? c->rx_queues : want), mp) != 0)
 			return 1;
 	}
-	/* rss = l4-src: every port hashes the same key with the same RETA
-	 * layout, so one table maps a trace to the worker its frames reach. */
-	if (c->rss == ALT_DP_RSS_L4_SRC) {
+	/* steer-by l4-src: a trace's owner is the worker that receives its
+	 * ATR/1 TRACE_AFFINE frames when queues are chosen by the UDP source
+	 * port (Toeplitz with alt_rss_key, RETA entry i -> queue i % queues):
+	 * on a NIC with rss = l4-src, queue q of a port; without NIC RSS (ports
+	 * that each carry one queue's share, e.g. from a packet broker or a
+	 * split capture), the q-th port. Queue/port k is polled by worker
+	 * k % workers (see below), so the owner is q % workers. */
+	if (c->steer_by == ALT_DP_STEER_L4_SRC) {
+		uint16_t reta = 512, queues = 0;
+		RTE_ETH_FOREACH_DEV(port) {
+			if (port >= nports)
+				break;
+			queues += a->port_nq[port];
+		}
+		if (a->port_rss[0] == ALT_DP_RSS_L4_SRC) {
+			reta = a->port_reta[0];
+			queues = a->port_nq[0];
+		}
 		a->owner_table = rte_malloc("owners", sizeof(uint16_t) * ALT_PIPE_OWNER_TABLE, 0);
 		if (a->owner_table == NULL)
 			return 1;
 		for (uint32_t x = 0; x < ALT_PIPE_OWNER_TABLE; x++)
-			a->owner_table[x] = alt_dp_rss_l4src_worker((uint16_t)(0xC000u | x), a->port_reta[0],
-								    a->port_nq[0], want);
+			a->owner_table[x] = (uint16_t)(alt_rss_l4src_queue((uint16_t)(0xC000u | x), reta, queues) % want);
 	}
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		if (nw == want)
@@ -778,12 +769,15 @@ alt_dp_run(struct alt_dp_conf *c)
 			return 1;
 		nw++;
 	}
-	/* Queue q of every port goes to worker q % workers. */
+	/* The k-th (port, queue) pair, ports in order, goes to worker
+	 * k % workers: queue q of a port with as many queues as workers goes
+	 * to worker q; single-queue ports are spread over the workers. */
+	unsigned k = 0;
 	RTE_ETH_FOREACH_DEV(port) {
 		if (port >= nports)
 			break;
-		for (uint16_t q = 0; q < a->port_nq[port]; q++) {
-			struct worker *w = &a->workers[q % want];
+		for (uint16_t q = 0; q < a->port_nq[port]; q++, k++) {
+			struct worker *w = &a->workers[k % want];
 			if (w->nq >= RTE_DIM(w->q)) {
 				fprintf(stderr, "altair: worker %u would poll more than %zu queues: "
 					"lower rx-queues or add workers\n", w->id, RTE_DIM(w->q));

@@ -81,6 +81,31 @@ test_hash_stable(void)
 	CU_ASSERT_NOT_EQUAL(alt_hash_bytes("", 0, 0), alt_hash_bytes("", 0, 1));
 }
 
+/* The RSS specification's verification examples (default key). */
+static void
+test_toeplitz(void)
+{
+	/* IPv4: src 66.9.149.187, dst 161.142.100.80, sport 2794, dport 1766 */
+	const uint8_t ip4[12] = { 66, 9, 149, 187, 161, 142, 100, 80, 2794 >> 8, 2794 & 255, 1766 >> 8, 1766 & 255 };
+	/* src 199.92.111.2, dst 65.69.140.83, sport 14230, dport 4739 */
+	const uint8_t ip4b[12] = { 199, 92, 111, 2, 65, 69, 140, 83, 14230 >> 8, 14230 & 255, 4739 >> 8, 4739 & 255 };
+
+	CU_ASSERT_EQUAL(alt_toeplitz(alt_rss_key, ip4, 8), 0x323e8fc2);
+	CU_ASSERT_EQUAL(alt_toeplitz(alt_rss_key, ip4, 12), 0x51ccc178);
+	CU_ASSERT_EQUAL(alt_toeplitz(alt_rss_key, ip4b, 8), 0xd718262a);
+	CU_ASSERT_EQUAL(alt_toeplitz(alt_rss_key, ip4b, 12), 0xc626b0ea);
+	/* l4-src queues spread over the queues and are stable */
+	unsigned cnt[4] = { 0 };
+	for (uint32_t x = 0; x < 16384; x++) {
+		uint16_t q = alt_rss_l4src_queue((uint16_t)(0xC000 | x), 512, 4);
+		CU_ASSERT_FATAL(q < 4);
+		cnt[q]++;
+	}
+	for (unsigned q = 0; q < 4; q++)
+		CU_ASSERT(cnt[q] > 3000);
+	CU_ASSERT_EQUAL(alt_rss_l4src_queue(0xC123, 512, 1), 0);
+}
+
 static void
 test_pool(void)
 {
@@ -166,6 +191,7 @@ main(void)
 	CU_add_test(s, "fold16", test_fold16);
 	CU_add_test(s, "owner spread", test_owner_spread);
 	CU_add_test(s, "hash stable", test_hash_stable);
+	CU_add_test(s, "toeplitz", test_toeplitz);
 	CU_add_test(s, "pool", test_pool);
 	CU_add_test(s, "intern", test_intern);
 	CU_add_test(s, "intern bytes bound", test_intern_bytes_bound);
