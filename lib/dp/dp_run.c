@@ -165,14 +165,15 @@ hook_stats_get(void *ctx)
 
 	/* All statistics objects are with the control lcore (a fast replay
 	 * ends epochs faster than it merges them): wait for one, bounded. */
-	for (unsigned tries = 0; rte_ring_sc_dequeue(w->free_epochs, &o) != 0; tries++) {
-		if (tries >= 20000) {
+	for (uint64_t deadline = 0; rte_ring_sc_dequeue(w->free_epochs, &o) != 0;) {
+		if (deadline == 0) {
+			w->epoch_waits++;
+			deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() / 50;   /* 20 ms */
+		} else if (rte_get_tsc_cycles() > deadline) {
 			w->cur_epoch_obj = NULL;
 			return NULL;
 		}
-		if (tries == 0)
-			w->epoch_waits++;
-		rte_delay_us_block(1);
+		sched_yield();  /* the control lcore may share this CPU */
 	}
 	w->cur_epoch_obj = o;
 	return w->cur_epoch_obj->st;
@@ -213,17 +214,18 @@ steer_send(struct worker *w, unsigned owner)
 		return 0;
 	w->steer_stage[owner] = NULL;
 	n = (unsigned)b->data[6] | ((unsigned)b->data[7] << 8);
-	for (unsigned tries = 0; rte_ring_sp_enqueue(ring, b) != 0; tries++) {
-		if (tries == 0)
+	for (uint64_t deadline = 0; rte_ring_sp_enqueue(ring, b) != 0;) {
+		if (deadline == 0) {
 			w->steer_waits++;
-		if (tries >= 2000) {
+			deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() / 500;  /* 2 ms */
+		} else if (rte_get_tsc_cycles() > deadline) {
 			rte_ring_mp_enqueue(w->steer_free, b);
 			w->steer_ring_full++;
 			w->steer_dropped += n;
 			return 0;
 		}
 		poll_steered(w);
-		rte_delay_us_block(1);
+		sched_yield();  /* a control lcore sharing this CPU runs meanwhile */
 	}
 	w->steer_out_frames++;
 	return n;
@@ -256,13 +258,15 @@ hook_steer(void *ctx, unsigned owner, const struct alt_record *recs, unsigned n)
 			void *obj = NULL;
 			/* All buffers in flight: the owner is behind. Wait a bounded
 			 * time (draining our own inbound rings), then count a drop. */
-			for (unsigned tries = 0; rte_ring_sc_dequeue(w->steer_free, &obj) != 0; tries++) {
-				if (tries == 0)
+			for (uint64_t deadline = 0; rte_ring_sc_dequeue(w->steer_free, &obj) != 0;) {
+				if (deadline == 0) {
 					w->steer_waits++;
-				if (tries >= 2000)
+					deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() / 500;  /* 2 ms */
+				} else if (rte_get_tsc_cycles() > deadline) {
 					break;
+				}
 				poll_steered(w);
-				rte_delay_us_block(1);
+				sched_yield();
 			}
 			if (obj == NULL) {
 				w->steer_no_buf++;

@@ -537,8 +537,12 @@ steer_out(struct alt_pipe *p, const struct alt_record *recs)
 
 		if (p->steer_head[o] == UINT32_MAX)
 			continue;
-		for (uint32_t i = p->steer_head[o]; i != UINT32_MAX; i = p->steer_next[i])
-			p->steer_buf[k++] = recs[p->steer_idx[i]];
+		for (uint32_t i = p->steer_head[o]; i != UINT32_MAX; i = p->steer_next[i]) {
+			p->steer_buf[k] = recs[p->steer_idx[i]];
+			/* Nothing after decoding reads attributes: they stay here. */
+			p->steer_buf[k].attrs.len = 0;
+			k++;
+		}
 		p->steer_head[o] = UINT32_MAX;
 		acc = p->hooks.steer(p->hooks.ctx, o, p->steer_buf, k);
 		if (acc > k)
