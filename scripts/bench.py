@@ -108,6 +108,13 @@ class Bench:
         self.meta[name] = meta
         return pcap, meta
 
+    def mem_args(self, mb):
+        """Hugepages when the machine has enough free (as the product runs),
+        else ordinary memory (--no-huge)."""
+        if self.a.hugepages == "no" or (self.a.hugepages == "auto" and huge_free_mb() < mb):
+            return ["--no-huge", "-m", str(mb)]
+        return ["--socket-mem", str(mb)]
+
     def split(self, name, mode, nq=2):
         """The capture spread over nq pcaps as NIC RSS (mode l4-src or ip-udp)
         spreads it over nq queues: nq net_pcap ports stand in for nq queues."""
@@ -140,7 +147,7 @@ class Bench:
         vdevs = []
         for i, pc in enumerate(pcaps):
             vdevs += ["--vdev", f"net_pcap{i},rx_pcap={pc}"]
-        cmd = [self.altair] + lc + ["--no-huge", "-m", str(mem), "--no-pci", "--file-prefix", prefix,
+        cmd = [self.altair] + lc + self.mem_args(mem) + ["--no-pci", "--file-prefix", prefix,
                                     "--log-level", "lib.eal:error"] + vdevs + [
                                     "--", "--once", "--idle-exit-ms", str(self.a.idle_exit_ms),
                                     "--epochs", epochs, "--summary", summ, "--quiet",
@@ -226,7 +233,7 @@ class Bench:
         pcap, meta = self.capture(name)
         self.seq += 1
         prefix = f"tpbench{os.getpid()}_{self.seq}"
-        cmd = ["dpdk-testpmd", "-l", "0-1", "--no-huge", "-m", "1024", "--no-pci", "--file-prefix", prefix,
+        cmd = ["dpdk-testpmd", "-l", "0-1"] + self.mem_args(1024) + ["--no-pci", "--file-prefix", prefix,
                "--log-level", "lib.eal:error", "--vdev", f"net_pcap0,rx_pcap={pcap}", "--",
                "-i", "--forward-mode=rxonly", "--no-flush-rx", "--record-core-cycles",
                "--total-num-mbufs=16384"]
@@ -482,6 +489,8 @@ def main():
     ap.add_argument("--mem-mb", type=int, default=2048, help="EAL -m for the rate runs")
     ap.add_argument("--ts-mem-mb", type=int, default=4096, help="EAL -m for the TS workload")
     ap.add_argument("--idle-exit-ms", type=int, default=500)
+    ap.add_argument("--hugepages", choices=("auto", "yes", "no"), default="auto",
+                    help="auto: hugepages when enough are free (dpdk-hugepages.py -p 2M --setup 4G), else --no-huge")
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--keep", action="store_true", help="keep per-run summary/epochs/time files in --dir")
     ap.add_argument("--perf", action="store_true",
@@ -493,7 +502,8 @@ def main():
         return perf_main(b)
     want = set(a.only.split(","))
     emit({"bench": "machine", "cpu": cpu_model(), "cpus": os.cpu_count(), "reps": a.reps,
-          "idle_exit_ms": a.idle_exit_ms, "build": a.build, "build_type": build_type(a.build),
+          "idle_exit_ms": a.idle_exit_ms, "build": a.build, "hugepages_free_mb": huge_free_mb(),
+          "hugepages": a.hugepages, "build_type": build_type(a.build),
           "altair_binary": binary_id(b.altair)})
     res = {}
     if want & {"atr", "jaeger", "scaling"}:
@@ -534,6 +544,16 @@ def main():
     emit({"bench": "end", "altair_binary": binary_id(b.altair),
           "note": "if altair_binary differs from the machine line, the binary was rebuilt during the run"})
     return 0
+
+
+def huge_free_mb():
+    try:
+        info = open("/proc/meminfo").read()
+        free = int(re.search(r"HugePages_Free:\s+(\d+)", info).group(1))
+        size = int(re.search(r"Hugepagesize:\s+(\d+) kB", info).group(1))
+        return free * size // 1024
+    except (OSError, AttributeError):
+        return 0
 
 
 def cpu_model():
