@@ -48,24 +48,27 @@ enum {
 /* A trace handed out by alt_session_poll_closed. Public fields are read-only
  * for the caller; the rest is the session's. */
 struct alt_trace {
+	/* cache line 0: what a lookup and an add touch */
 	struct alt_trace_id trace_id;
+	struct alt_trace *hnext;        /* private: hash chain */
 	struct alt_node *nodes;         /* linked through next, most recent first */
+	uint64_t first_ns;              /* min start_ns */
+	uint64_t last_ns;               /* max event time (alt_node_event_ns) seen */
+	uint64_t deadline_ns;           /* private */
 	uint32_t n_nodes;
-	uint32_t late_records;          /* nodes that arrived behind the watermark */
-	uint32_t dropped_nodes;         /* refused by max_nodes_per_trace */
 	uint16_t flags;                 /* ALT_TF_* */
 	uint8_t closed_by;              /* enum alt_closed_by */
 	uint8_t has_closer;             /* a CLOSES_TRACE node is present */
-	uint64_t first_ns;              /* min start_ns */
-	uint64_t last_ns;               /* max event time (alt_node_event_ns) seen */
+	/* cache line 1 */
+	uint32_t late_records;          /* nodes that arrived behind the watermark */
+	uint32_t dropped_nodes;         /* refused by max_nodes_per_trace */
 	uint64_t closed_at_ns;          /* watermark when it closed */
 	/* private */
-	uint64_t deadline_ns;
-	struct alt_trace *hnext;        /* hash chain */
 	struct alt_trace *wnext;        /* wheel slot / closed list */
 	struct alt_trace *aprev, *anext; /* age list (oldest first) */
 	uint32_t wslot;
 	uint32_t state;
+	uint8_t pad[16];                /* 128 bytes: two whole cache lines */
 };
 
 enum alt_session_add_result {

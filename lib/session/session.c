@@ -21,6 +21,8 @@
  */
 #include "alt_session.h"
 
+_Static_assert(sizeof(struct alt_trace) == 128, "struct alt_trace: two cache lines");
+
 #include <errno.h>
 
 enum {
