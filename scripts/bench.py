@@ -359,7 +359,7 @@ class Bench:
                 s = self.summarize("altair", cap, w, pair[w], input=f"two net_pcap ports as {mode} RSS queues",
                                    steered=[r.get("steered") for r in pair[w] if r.get("ok")])
                 emit(s)
-                res[(cap, w)] = s
+                res[(f"{cap}-{mode}", w)] = s
             ok = [(a, b) for a, b in zip(pair[1], pair[2]) if a.get("ok") and b.get("ok")]
             if ok:
                 ratio = med(b["rec_per_s"] / a["rec_per_s"] for a, b in ok)
