@@ -61,6 +61,11 @@ struct alt_dag_ws;
 size_t alt_dag_ws_memsize(uint32_t max_nodes);
 struct alt_dag_ws *alt_dag_ws_init(void *mem, uint32_t max_nodes);
 
+/* Compute the critical path in builds (the default) or not (then
+ * critical_path_ns is 0 and on_critical all 0): it is the costliest step
+ * and only per-trace output needs it. */
+void alt_dag_ws_set_critical_path(struct alt_dag_ws *ws, bool on);
+
 /* Build the DAG of n_nodes nodes linked through next. Returns the result
  * (inside the workspace), or NULL if n_nodes exceeds the workspace size. */
 const struct alt_dag *alt_dag_build(struct alt_dag_ws *ws, struct alt_node *list, uint32_t n_nodes);

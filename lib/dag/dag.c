@@ -36,6 +36,7 @@ struct alt_dag_ws {
 	uint32_t max_edges;
 	uint32_t map_cap;               /* power of two >= 2 * max_nodes */
 	uint32_t gen;
+	bool no_critical;               /* skip step 5 (alt_dag_ws_set_critical_path) */
 	struct alt_dag d;
 	struct dag_slot *map;
 	uint64_t *ids;                  /* [max_nodes] sort keys */
@@ -301,6 +302,15 @@ self_time(struct alt_dag_ws *ws, const struct alt_dag *d, uint32_t v)
 	return (e - s) - covered;
 }
 
+/* Whether builds compute the critical path (on after init). Off, the
+ * critical_path_ns is 0 and no node is on_critical: for callers that
+ * publish no per-trace detail. */
+void
+alt_dag_ws_set_critical_path(struct alt_dag_ws *ws, bool on)
+{
+	ws->no_critical = !on;
+}
+
 /* Build the DAG of up to n_nodes nodes linked through next (the walk also
  * stops at NULL, and never reads more than n_nodes entries, so a corrupt
  * list cannot make it loop). Indices 0..nodes-1 are in ascending node ID
@@ -489,6 +499,8 @@ alt_dag_build(struct alt_dag_ws *ws, struct alt_node *list, uint32_t n_nodes)
 	}
 
 	/* 5. critical path: DP in reverse topological order */
+	if (ws->no_critical)
+		return d;
 	for (i = nt; i-- > 0;) {
 		uint32_t v = d->topo[i];
 		uint64_t b = 0;

@@ -610,6 +610,7 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 	pc.shard_self = id;
 	pc.shard_count = g_app.nworkers;
 	pc.owner_table = g_app.owner_table;
+	pc.want_critical_path = g_app.want_dags;     /* only --dags lines show it */
 	w->pipe = alt_pipe_create(&pc, &alloc, &hooks);
 	if (w->pipe == NULL) {
 		fprintf(stderr, "altair: worker %u: cannot allocate the pipeline on socket %d "

@@ -45,6 +45,7 @@ struct alt_pipe_cfg {
 	uint32_t session_wheel_slots;   /* default 4096 (ticks of 1 ms) */
 	struct alt_stats_params stats;
 	bool want_shape_text;           /* compute canonical shape text for each trace */
+	bool want_critical_path;        /* compute each trace's critical path (default on; only --dags shows it) */
 	uint64_t idle_advance_ns;       /* quiet input this long (wall time): event time follows the wall clock; 0 = never */
 	/* Sharding: with shard_count > 1, records whose trace another worker
 	 * owns are handed to hooks.steer instead of being fed here. */

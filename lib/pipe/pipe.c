@@ -98,6 +98,7 @@ alt_pipe_cfg_default(struct alt_pipe_cfg *c)
 	c->stats.max_ops = 512;
 	c->stats.max_shapes = 512;
 	c->want_shape_text = false;
+	c->want_critical_path = true;
 	c->idle_advance_ns = 1000ULL * 1000 * 1000;
 }
 
@@ -250,6 +251,7 @@ alt_pipe_create(const struct alt_pipe_cfg *cfg, const struct alt_pipe_alloc *all
 	if ((m = pipe_take(p, sz, "dag")) == NULL ||
 	    (p->dag = alt_dag_ws_init(m, c.max_nodes_per_trace)) == NULL)
 		goto fail;
+	alt_dag_ws_set_critical_path(p->dag, c.want_critical_path);
 	sz = alt_shape_ws_memsize(c.max_nodes_per_trace);
 	if ((m = pipe_take(p, sz, "shape")) == NULL ||
 	    (p->shape = alt_shape_ws_init(m, c.max_nodes_per_trace)) == NULL)
