@@ -330,6 +330,7 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		t->pipe.late_fragments += pc->late_fragments;
 		t->pipe.pressure_closes += pc->pressure_closes;
 		t->pipe.reorder_pressure_flushes += pc->reorder_pressure_flushes;
+		t->pipe.reopened += pc->reopened;
 		t->pipe.parents_truncated += pc->parents_truncated;
 		t->pipe.foreign_refs += pc->foreign_refs;
 		t->pipe.epochs_lost += pc->epochs_lost;
@@ -478,9 +479,9 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 	for (unsigned k = 0; k < 4; k++)
 		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", alt_closed_by_name(k), t->pipe.traces_closed[k]);
 	fprintf(f, "},\"flagged\":%" PRIu64 ",\"incomplete\":%" PRIu64 ",\"late_fragments\":%" PRIu64
-		",\"reorder_pressure_flushes\":%" PRIu64 "}",
+		",\"reorder_pressure_flushes\":%" PRIu64 ",\"reopened\":%" PRIu64 "}",
 		t->pipe.traces_flagged, t->pipe.traces_incomplete, t->pipe.late_fragments,
-		t->pipe.reorder_pressure_flushes);
+		t->pipe.reorder_pressure_flushes, t->pipe.reopened);
 	fprintf(f, ",\"loss\":{\"atr_frames_lost\":%" PRIu64 ",\"jaeger_batches_lost\":%" PRIu64
 		",\"jaeger_client_dropped_spans\":%" PRIu64 "}",
 		t->atr_frames_lost, t->jaeger_batches_lost, t->jaeger_client_dropped);

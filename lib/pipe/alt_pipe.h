@@ -110,6 +110,7 @@ struct alt_pipe_counters {
 	uint64_t epochs;                                /* epochs handed to the hook */
 	uint64_t epochs_lost;                           /* no statistics object available */
 	uint64_t dag_too_big;                           /* traces larger than the DAG workspace */
+	uint64_t reopened;                              /* CLOSES_TRACE closes found incomplete, reopened */
 };
 
 /* Flags of a closed trace, as reported ("flags":[...]). */

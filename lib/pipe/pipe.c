@@ -235,6 +235,7 @@ alt_pipe_create(const struct alt_pipe_cfg *cfg, const struct alt_pipe_alloc *all
 	sp.max_nodes_per_trace = c.max_nodes_per_trace;
 	sp.closed_cache = c.closed_cache;
 	sp.closed_ttl_ns = 4 * c.gap_ns;
+	sp.defer_completeness = true;   /* process_closed checks with the DAG it builds */
 	if (c.session_wheel_slots)
 		sp.wheel_slots = c.session_wheel_slots;
 	sz = alt_session_memsize(&sp);
@@ -421,6 +422,14 @@ process_closed(struct alt_pipe *p)
 			d = alt_dag_build(p->dag, t->nodes, t->n_nodes);
 			if (d == NULL)
 				p->cnt.dag_too_big++;
+			/* The session closed it at its CLOSES_TRACE grace without
+			 * checking parents (defer_completeness): the DAG says. */
+			if (t->closed_by == ALT_CLOSED_CLOSES_TRACE && d != NULL &&
+			    (d->flags & ALT_DAG_INCOMPLETE) &&
+			    alt_session_reopen(p->session, t) == 0) {
+				p->cnt.reopened++;
+				continue;
+			}
 			memset(&v, 0, sizeof(v));
 			v.trace = t;
 			v.dag = d;

@@ -28,6 +28,11 @@ struct alt_session_params {
 	uint32_t max_nodes_per_trace;   /* default 4096 */
 	uint32_t closed_cache;          /* recently closed IDs remembered, default 65536 */
 	uint64_t closed_ttl_ns;         /* how long (event time) a closed ID is remembered, default 4 * gap */
+	/* false (default): at the grace deadline the session checks that every
+	 * referenced parent is present before closing by CLOSES_TRACE. true: it
+	 * closes without checking and the caller, which builds the trace's DAG
+	 * anyway, hands an incomplete one back with alt_session_reopen. */
+	bool defer_completeness;
 };
 
 enum alt_closed_by {
@@ -81,6 +86,7 @@ struct alt_session_stats {
 	uint64_t traces_opened;
 	uint64_t traces_closed[4];      /* by enum alt_closed_by */
 	uint64_t late_fragments;        /* late-fragment traces opened */
+	uint64_t reopened;              /* CLOSES_TRACE closes handed back (incomplete) */
 	uint64_t nodes_dropped_trace_full;
 	uint64_t truncated;             /* traces marked truncated */
 	uint32_t open;                  /* open now */
@@ -118,6 +124,12 @@ void alt_session_drain(struct alt_session *s);
 
 /* Take up to cap closed traces, in closing order. */
 unsigned alt_session_poll_closed(struct alt_session *s, struct alt_trace **out, unsigned cap);
+
+/* A polled trace closed by CLOSES_TRACE turned out to miss a parent (with
+ * defer_completeness): put it back in the table, open, waiting for its gap
+ * (a new CLOSES_TRACE node or any node re-arms the grace). Its age is reset
+ * to now. 0, or -EINVAL if t is not a polled, closed trace. */
+int alt_session_reopen(struct alt_session *s, struct alt_trace *t);
 
 /* Give a polled trace back: its nodes return to the pools. */
 void alt_session_release(struct alt_session *s, struct alt_trace *t);

@@ -640,7 +640,7 @@ check_trace(struct alt_session *s, struct alt_trace *t)
 	uint64_t wm = s->wm;
 
 	if (t->deadline_ns < gap && t->deadline_ns <= wm) {
-		if (trace_complete(s, t)) {
+		if (s->p.defer_completeness || trace_complete(s, t)) {
 			close_trace(s, t, ALT_CLOSED_CLOSES_TRACE, false);
 			return;
 		}
@@ -661,8 +661,9 @@ fire_slot(struct alt_session *s, uint32_t slot)
 	unsigned k = 0;
 
 	/* The traces due now are checked for completeness (grace) or closed
-	 * and analysed (gap): warm their cold node lists together first. */
-	for (struct alt_trace *u = t; u != NULL && k < 64; u = u->wnext)
+	 * and analysed (gap): warm their cold node lists together first (with
+	 * deferred completeness the caller does that when it analyses them). */
+	for (struct alt_trace *u = s->p.defer_completeness ? NULL : t; u != NULL && k < 64; u = u->wnext)
 		if (u->deadline_ns <= s->wm && u->nodes != NULL)
 			heads[k++] = u->nodes;
 	alt_node_lists_warm(heads, k);
@@ -735,6 +736,39 @@ alt_session_poll_closed(struct alt_session *s, struct alt_trace **out, unsigned 
 	if (s->closed_head == NULL)
 		s->closed_tail = NULL;
 	return k;
+}
+
+int
+alt_session_reopen(struct alt_session *s, struct alt_trace *t)
+{
+	uint64_t h;
+	struct alt_trace **head;
+
+	if (t == NULL || t->state != TS_CLOSED)
+		return -EINVAL;
+	h = alt_trace_id_hash(&t->trace_id);
+	head = &s->htab[h & s->hmask];
+	t->hnext = *head;
+	*head = t;
+	t->anext = NULL;
+	t->aprev = s->age_tail;
+	if (s->age_tail != NULL)
+		s->age_tail->anext = t;
+	else
+		s->age_head = t;
+	s->age_tail = t;
+	s->st.traces_closed[t->closed_by]--;
+	s->st.reopened++;
+	if (++s->st.open > s->st.open_peak)
+		s->st.open_peak = s->st.open;
+	t->state = TS_OPEN;
+	t->closed_by = 0;
+	t->closed_at_ns = 0;
+	t->deadline_ns = NO_DEADLINE;   /* the gap; the next node re-arms the grace */
+	/* Its closed-cache entry stays: lookups find the open trace first, and
+	 * the entry ages out. */
+	wheel_insert(s, t, real_deadline(s, t));
+	return 0;
 }
 
 /* Return a polled trace's nodes (and parent extensions) to the pools and

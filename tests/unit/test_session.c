@@ -287,6 +287,50 @@ test_closer_missing_parent(void)
 	fx_fini(&f);
 }
 
+/* defer_completeness: the grace closes without looking at parents; the
+ * caller reopens an incomplete trace, which then waits for its gap (or for a
+ * later node's grace) and is never lost or emitted twice. */
+static void
+test_closer_deferred_reopen(void)
+{
+	struct fixture f;
+	struct alt_session_params p;
+	struct alt_session_stats st;
+	struct alt_trace *v[4];
+	uint64_t par99[] = { 99 };
+
+	small_params(&p);
+	p.defer_completeness = true;
+	fx_init(&f, &p, 64);
+	alt_session_add(f.s, mkp(&f, 5, 1, 100, 0, NULL, ALT_RF_CLOSES_TRACE), false);
+	alt_session_add(f.s, mkp(&f, 5, 2, 110, 1, par99, 0), false);
+	alt_session_advance(f.s, 300);          /* grace 110 + 100 passed */
+	CU_ASSERT_FATAL(poll(&f, v, 4) == 1);
+	CU_ASSERT(v[0]->closed_by == ALT_CLOSED_CLOSES_TRACE);
+	CU_ASSERT(alt_session_reopen(f.s, v[0]) == 0);
+	CU_ASSERT(alt_session_reopen(f.s, v[0]) == -EINVAL);    /* open now */
+	alt_session_get_stats(f.s, &st);
+	CU_ASSERT(st.open == 1 && st.reopened == 1 && st.traces_closed[ALT_CLOSED_CLOSES_TRACE] == 0);
+	/* a record of it joins the reopened trace, not a late fragment */
+	CU_ASSERT(alt_session_add(f.s, mkp(&f, 5, 3, 320, 1, (uint64_t[]){ 1 }, 0), false) == ALT_SESS_ADDED);
+	alt_session_advance(f.s, 419);          /* new grace: 320 + 100 */
+	CU_ASSERT(poll(&f, v, 4) == 0);
+	alt_session_advance(f.s, 420);
+	CU_ASSERT_FATAL(poll(&f, v, 4) == 1);
+	CU_ASSERT(v[0]->closed_by == ALT_CLOSED_CLOSES_TRACE && v[0]->n_nodes == 3);
+	CU_ASSERT(alt_session_reopen(f.s, v[0]) == 0);          /* still missing 99 */
+	alt_session_advance(f.s, 1319);
+	CU_ASSERT(poll(&f, v, 4) == 0);
+	alt_session_advance(f.s, 1320);         /* gap: 320 + 1000 */
+	CU_ASSERT_FATAL(poll(&f, v, 4) == 1);
+	CU_ASSERT(v[0]->closed_by == ALT_CLOSED_GAP && v[0]->n_nodes == 3);
+	release_all(&f, v, 1);
+	alt_session_get_stats(f.s, &st);
+	CU_ASSERT(st.open == 0 && st.traces_closed[ALT_CLOSED_GAP] == 1 && st.reopened == 2);
+	CU_ASSERT(f.np.avail == f.np.n);
+	fx_fini(&f);
+}
+
 static void
 test_late_fragment(void)
 {
@@ -762,6 +806,7 @@ main(void)
 	CU_add_test(s, "gap_from_span_end", test_gap_from_span_end);
 	CU_add_test(s, "closer_complete", test_closer_complete);
 	CU_add_test(s, "closer_missing_parent", test_closer_missing_parent);
+	CU_add_test(s, "closer_deferred_reopen", test_closer_deferred_reopen);
 	CU_add_test(s, "late_fragment", test_late_fragment);
 	CU_add_test(s, "closed_cache_evict", test_closed_cache_evict);
 	CU_add_test(s, "late_records", test_late_records);
