@@ -170,6 +170,8 @@ alt_node_lists_warm(const struct alt_node **heads, unsigned n)
 				heads[i] = heads[--n];
 				continue;
 			}
+			/* an 80-byte node may straddle two cache lines */
+			__builtin_prefetch((const char *)nx + 64);
 			heads[i] = nx;
 			i++;
 		}

@@ -344,6 +344,7 @@ alt_reorder_pop(struct alt_reorder *r, struct alt_node **out, unsigned cap)
 
 		for (; i < c->n && k < cap; i++) {
 			__builtin_prefetch(c->v[i]);
+			__builtin_prefetch((const char *)c->v[i] + 64);   /* 80-byte nodes */
 			out[k++] = c->v[i];
 		}
 		if (i < c->n) {
