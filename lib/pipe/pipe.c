@@ -9,7 +9,7 @@
 #include <time.h>
 
 #define RELEASE_BURST 256
-#define CLOSED_BURST 64
+#define CLOSED_BURST 16
 #define SHAPE_TEXT_CAP 4096
 
 struct alt_pipe {
