@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Telemetry and shutdown on the real binary: altair runs on a capture
+without --once; the stock dpdk-telemetry.py reads every /altair/* command
+while it runs; SIGTERM then drains every trace and writes the outputs.
+
+usage: test_telemetry.py ALTAIR ALTAIR_GEN      closing line "N passed, N failed"
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+
+
+def query(prefix, cmd):
+    p = subprocess.run(["dpdk-telemetry.py", "-f", prefix], input=cmd + "\n", capture_output=True,
+                       text=True, timeout=20)
+    for line in p.stdout.splitlines():
+        line = line.strip().lstrip("-> ").strip()
+        if line.startswith("{") and cmd in line:
+            return json.loads(line)[cmd]
+    raise RuntimeError(f"no answer to {cmd}: {p.stdout!r} {p.stderr!r}")
+
+
+def main(argv):
+    altair, gen = argv[1], argv[2]
+    if shutil.which("dpdk-telemetry.py") is None:
+        print("dpdk-telemetry.py not installed (Debian package dpdk)")
+        print("0 passed, 1 failed")
+        return 1
+    prefix = f"teltest{os.getpid()}"
+    with tempfile.TemporaryDirectory() as d:
+        pcap, truth = os.path.join(d, "t.pcap"), os.path.join(d, "t.jsonl")
+        g = subprocess.run([gen, "--format", "atr", "--traces", "300", "--seed", "3", "--out", pcap,
+                            "--truth", truth], capture_output=True, text=True, check=True)
+        packets = int(dict(kv.split("=") for kv in g.stderr.split() if "=" in kv)["packets"])
+        dags, summ = os.path.join(d, "d.jsonl"), os.path.join(d, "s.json")
+        proc = subprocess.Popen([altair, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", prefix,
+                                 "--log-level", "lib.eal:error", "--vdev", f"net_pcap0,rx_pcap={pcap}", "--",
+                                 "--idle-advance-ms", "0", "--dags", dags, "--summary", summ,
+                                 "--max-nodes", "65536", "--max-traces", "16384", "--quiet"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            stats = None
+            for _ in range(100):            # wait until the capture is read
+                time.sleep(0.1)
+                try:
+                    stats = query(prefix, "/altair/stats")
+                except (RuntimeError, json.JSONDecodeError, subprocess.TimeoutExpired):
+                    continue
+                if stats and stats.get("rx_packets") == packets:
+                    break
+            check("stats: every packet received", stats is not None and stats["rx_packets"] == packets,
+                  f"{stats} vs {packets}")
+            if stats is not None:
+                check("stats: records decoded, none final yet with time standing still",
+                      stats["records_decoded"] > 0 and stats["records_pending"] + stats["records_in_trace"] ==
+                      stats["records_decoded"], stats)
+            w = query(prefix, "/altair/workers")
+            check("workers", w["worker0"]["rx_packets"] == packets and w["worker0"]["rx_queues"] == 1, w)
+            m = query(prefix, "/altair/memory")
+            check("memory", m["worker0"]["nodes_capacity"] == 65536 and m["worker0"]["pipeline_bytes"] > 0, m)
+            pt = query(prefix, "/altair/ports")
+            check("ports", pt["port0"]["ipackets"] == packets, pt)
+            e = query(prefix, "/altair/epoch")
+            check("epoch", isinstance(e, str) and e != "", e)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                out, err = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+        check("SIGTERM: exit 0", proc.returncode == 0, err[-500:])
+        if os.path.exists(summ):
+            s = json.load(open(summ))
+            check("SIGTERM: every trace drained", s["traces"]["by_closed_by"]["drain"] > 0 and
+                  s["records"]["by_outcome"]["in_trace"] == s["records"]["decoded"] and
+                  sum(1 for _ in open(dags)) == sum(1 for _ in open(truth)), s["traces"])
+        else:
+            check("SIGTERM: summary written", False)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
