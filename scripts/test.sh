@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds, runs every unit and
-# integration test, and closes with "N passed, N failed".
+# integration test, runs the pure-C tests again under AddressSanitizer and
+# UndefinedBehaviorSanitizer, and closes with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --clients || exit 1
 scripts/build.sh || exit 1
 meson test -C build --print-errorlogs --num-processes 2 "$@"
 rc=$?
+# Sanitizers: the libraries, the simulator and the end-to-end test, no DPDK.
+if [[ ! -f build-asan/build.ninja ]]; then
+	meson setup build-asan -Db_sanitize=address,undefined -Ddpdk=disabled >/dev/null || exit 1
+fi
+ninja -C build-asan >/dev/null || exit 1
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	meson test -C build-asan --suite unit --print-errorlogs --num-processes 2 || rc=1
 python3 - <<'PY'
 import json
 passed = failed = 0
-with open("build/meson-logs/testlog.json") as f:
-    for line in f:
-        r = json.loads(line)
-        if r.get("result") in ("OK", "EXPECTEDFAIL"):
-            passed += 1
-        elif r.get("result") == "SKIP":
-            pass
-        else:
-            failed += 1
-            print("FAILED:", r.get("name"), r.get("result"))
+for build, tag in (("build", ""), ("build-asan", " (asan+ubsan)")):
+    with open(f"{build}/meson-logs/testlog.json") as f:
+        for line in f:
+            r = json.loads(line)
+            if r.get("result") in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif r.get("result") == "SKIP":
+                pass
+            else:
+                failed += 1
+                print("FAILED:", r.get("name") + tag, r.get("result"))
 print(f"{passed} passed, {failed} failed")
 PY
 exit $rc

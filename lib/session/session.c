@@ -164,6 +164,7 @@ alt_session_memsize(const struct alt_session_params *p)
 void
 alt_session_params_default(struct alt_session_params *p)
 {
+	memset(p, 0, sizeof(*p));
 	p->gap_ns = 2000000000ull;
 	p->close_grace_ns = 50000000ull;
 	p->tick_ns = 1000000ull;

@@ -606,7 +606,7 @@ jd_tag(struct jr *r, const bool C, unsigned depth, struct jtag *t)
 {
 	int16_t last = 0;
 	struct jf f;
-	bool b;
+	bool b = false;
 	int rc;
 
 	t->has = 0;
