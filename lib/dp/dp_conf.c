@@ -319,6 +319,7 @@ usage(const char *prog)
 		printf("\n");
 	}
 	printf("  --no-OPTION                turns a boolean option off (e.g. --no-promisc)\n"
+	       "  --check-config             print the effective configuration and exit (no EAL needed)\n"
 	       "  --help, --version\n\n"
 	       "Example (no NIC, no hugepages):\n"
 	       "  %s -l 0-1 --no-huge -m 512 --no-pci --file-prefix demo \\\n"
