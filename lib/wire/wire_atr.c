@@ -6,6 +6,7 @@
  * 15 entries, is walked. Strings are not copied: they point into the frame.
  */
 #include "alt_wire.h"
+#include "wire_bytes.h"
 
 #define ATR_HDR_LEN 16u
 #define ATR_REC_FIXED 48u
@@ -34,69 +35,6 @@
 #define ATR_R_ATTRS_LEN 46
 
 static const uint8_t atr_magic[4] = { 'A', 'T', 'R', '1' };
-
-static inline uint16_t
-ld_le16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap16(v);
-#endif
-	return v;
-}
-
-static inline uint32_t
-ld_le32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap32(v);
-#endif
-	return v;
-}
-
-static inline uint64_t
-ld_le64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	return v;
-}
-
-static inline void
-st_le16(uint8_t *p, uint16_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap16(v);
-#endif
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-st_le32(uint8_t *p, uint32_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap32(v);
-#endif
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-st_le64(uint8_t *p, uint64_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	memcpy(p, &v, sizeof(v));
-}
 
 static inline void
 out_reset(struct alt_wire_out *out)

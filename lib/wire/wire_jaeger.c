@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "alt_wire.h"
+#include "wire_bytes.h"
 
 #define JAI static inline __attribute__((always_inline))
 
@@ -54,44 +55,6 @@ static const char hexdig[16] = "0123456789abcdef";
 
 #define EMIT_NAME "emitBatch"
 #define EMIT_NAME_LEN 9
-
-/* ---- byte order ---- */
-
-JAI uint64_t
-ld_be64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	return v;
-}
-
-JAI uint32_t
-ld_be32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	v = __builtin_bswap32(v);
-#endif
-	return v;
-}
-
-JAI uint64_t
-ld_le64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	return v;
-}
 
 JAI int64_t
 unzig(uint64_t v)
