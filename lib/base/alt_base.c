@@ -143,7 +143,7 @@ round8(uint32_t x)
 size_t
 alt_pool_memsize(uint32_t elt_size, uint32_t n)
 {
-	return (size_t)round8(elt_size < 8 ? 8 : elt_size) * n;
+	return ((size_t)round8(elt_size < 8 ? 8 : elt_size) + sizeof(void *)) * n;
 }
 
 int
@@ -151,20 +151,17 @@ alt_pool_init(struct alt_pool *p, void *mem, size_t memsize, uint32_t elt_size, 
 {
 	uint32_t es = round8(elt_size < 8 ? 8 : elt_size);
 
-	if (p == NULL || (mem == NULL && n > 0) || memsize < (size_t)es * n)
+	if (p == NULL || (mem == NULL && n > 0) || memsize < alt_pool_memsize(elt_size, n))
 		return -EINVAL;
 	p->base = mem;
 	p->elt_size = es;
 	p->n = n;
 	p->avail = n;
 	p->min_avail = n;
-	p->free = NULL;
-	/* Build the free list so that gets come out in address order. */
-	for (uint32_t i = n; i > 0; i--) {
-		void *e = p->base + (size_t)(i - 1) * es;
-		*(void **)e = p->free;
-		p->free = e;
-	}
+	p->stack = (void **)(p->base + (size_t)es * n);
+	/* Gets come out in address order. */
+	for (uint32_t i = 0; i < n; i++)
+		p->stack[i] = p->base + (size_t)(n - 1 - i) * es;
 	return 0;
 }
 

@@ -672,13 +672,19 @@ release_ready(struct alt_pipe *p)
 
 	do {
 		n = alt_reorder_pop(p->reorder, rel, RELEASE_BURST);
-		/* The traces these nodes join are scattered over the table:
-		 * fetch buckets and traces ahead so the misses overlap. */
+		/* The nodes waited out the reorder window and went cold, and the
+		 * traces they join are scattered over the table: fetch nodes 16
+		 * ahead, their hash buckets 8 ahead and the traces 4 ahead so
+		 * that the misses overlap. */
+		for (unsigned i = 0; i < n && i < 16; i++)
+			__builtin_prefetch(rel[i]);
 		for (unsigned i = 0; i < n && i < 8; i++)
 			alt_session_prefetch(p->session, rel[i], 0);
 		for (unsigned i = 0; i < n && i < 4; i++)
 			alt_session_prefetch(p->session, rel[i], 1);
 		for (unsigned i = 0; i < n; i++) {
+			if (i + 16 < n)
+				__builtin_prefetch(rel[i + 16]);
 			if (i + 8 < n)
 				alt_session_prefetch(p->session, rel[i + 8], 0);
 			if (i + 4 < n)

@@ -11,16 +11,18 @@
  * frames in memory. Prints one JSON line per figure with the median over
  * the repetitions.
  *
- * Usage: bench_pipe FILE.pcap [--reps N] [--format-label X] [--max-nodes N] [--critical-path]
+ * Usage: bench_pipe FILE.pcap [--reps N] [--format-label X] [--max-nodes N] [--critical-path] [--no-thp]
  * (--critical-path: compute each trace's critical path, as the appliance
  * does only when it writes --dags; off by default like the appliance's
- * benchmark, which writes no per-trace output)
+ * benchmark, which writes no per-trace output; --no-thp: keep the tables on
+ * 4 KiB pages instead of asking for transparent huge pages)
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 
 #include "alt_net.h"
 #include "alt_pipe.h"
@@ -29,6 +31,8 @@
 
 #define ADVANCE_EVERY 32
 #define MAX_REPS 1000
+
+static bool no_thp;    /* --no-thp: plain 4 KiB pages */
 
 struct payload {
 	uint64_t off;
@@ -71,20 +75,35 @@ cmp_double(const void *a, const void *b)
 static void
 usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s FILE.pcap [--reps N] [--format-label X] [--max-nodes N] [--critical-path]\n", argv0);
+	fprintf(stderr, "usage: %s FILE.pcap [--reps N] [--format-label X] [--max-nodes N] [--critical-path] [--no-thp]\n", argv0);
 }
 
 /* Allocator that touches every page up front, like the appliance's
  * hugepage memory: page faults stay out of the timed loop. */
+/* Tables of 2 MiB and more go on transparent huge pages where the kernel
+ * gives them (madvise), as the appliance puts them on hugepages: with 4 KiB
+ * pages a walk over nodes scattered across a large pool pays a TLB miss
+ * per node, which the product does not. */
+#define HUGE_SZ (2u << 20)
+
 static void *
 prefault_alloc(void *ctx, size_t size, const char *what)
 {
 	void *p = NULL;
+	size_t align = 64;
 
 	(void)ctx;
 	(void)what;
-	if (posix_memalign(&p, 64, size ? size : 64) != 0)
+	if (size >= HUGE_SZ && !no_thp) {
+		align = HUGE_SZ;
+		size = (size + HUGE_SZ - 1) & ~(size_t)(HUGE_SZ - 1);
+	}
+	if (posix_memalign(&p, align, size ? size : 64) != 0)
 		return NULL;
+#ifdef MADV_HUGEPAGE
+	if (align == HUGE_SZ)
+		(void)madvise(p, size, MADV_HUGEPAGE);
+#endif
 	memset(p, 0, size);
 	return p;
 }
@@ -116,12 +135,67 @@ collect(struct alt_pipe *p, double secs, struct result *r)
 	alt_pipe_mem_stats(p, &r->mem);
 }
 
+/* Statistics objects recycled through the pipe's hooks, as the appliance
+ * recycles them (allocating ~16 MB per epoch would time the allocator). */
+#define SPARE_STATS 4
+
+struct stats_spares {
+	struct alt_pipe *p;
+	struct alt_stats *st[SPARE_STATS];
+	unsigned n;
+};
+
+static struct alt_stats *
+spares_get(void *ctx)
+{
+	struct stats_spares *sp = ctx;
+
+	return sp->n > 0 ? sp->st[--sp->n] : alt_pipe_stats_new(sp->p);
+}
+
+static void
+spares_done(void *ctx, uint64_t epoch, struct alt_stats *st, uint64_t wall_ns)
+{
+	struct stats_spares *sp = ctx;
+
+	(void)epoch;
+	(void)wall_ns;
+	if (sp->n < SPARE_STATS)
+		sp->st[sp->n++] = st;
+	else
+		alt_pipe_stats_put(sp->p, st);
+}
+
+/* A pipe with two spare statistics objects allocated up front (not timed). */
+static struct alt_pipe *
+bench_pipe_create(const struct alt_pipe_cfg *cfg, struct stats_spares *sp)
+{
+	struct alt_pipe_hooks h = { .ctx = sp, .epoch_done = spares_done, .stats_get = spares_get };
+
+	memset(sp, 0, sizeof(*sp));
+	sp->p = alt_pipe_create(cfg, &prefault, &h);
+	if (sp->p == NULL)
+		return NULL;
+	while (sp->n < 2 && (sp->st[sp->n] = alt_pipe_stats_new(sp->p)) != NULL)
+		sp->n++;
+	return sp->p;
+}
+
+static void
+bench_pipe_destroy(struct stats_spares *sp)
+{
+	while (sp->n > 0)
+		alt_pipe_stats_put(sp->p, sp->st[--sp->n]);
+	alt_pipe_destroy(sp->p);
+}
+
 /* One timed run over the pre-extracted payloads. 0, or -1. */
 static int
 run_payloads(const struct alt_pipe_cfg *cfg, const uint8_t *blob, const struct payload *pl,
 	     size_t n, struct result *r)
 {
-	struct alt_pipe *p = alt_pipe_create(cfg, &prefault, NULL);
+	struct stats_spares sp;
+	struct alt_pipe *p = bench_pipe_create(cfg, &sp);
 	uint64_t t0, t1;
 
 	if (p == NULL)
@@ -136,7 +210,7 @@ run_payloads(const struct alt_pipe_cfg *cfg, const uint8_t *blob, const struct p
 	alt_pipe_drain(p);
 	t1 = now_ns();
 	collect(p, (double)(t1 - t0) / 1e9, r);
-	alt_pipe_destroy(p);
+	bench_pipe_destroy(&sp);
 	return 0;
 }
 
@@ -144,7 +218,8 @@ run_payloads(const struct alt_pipe_cfg *cfg, const uint8_t *blob, const struct p
 static int
 run_frames(const struct alt_pipe_cfg *cfg, const struct frame *fr, size_t n, struct result *r)
 {
-	struct alt_pipe *p = alt_pipe_create(cfg, &prefault, NULL);
+	struct stats_spares sp;
+	struct alt_pipe *p = bench_pipe_create(cfg, &sp);
 	struct netfeed nf;
 	struct netfeed_payload pl;
 	uint64_t t0, t1;
@@ -153,7 +228,7 @@ run_frames(const struct alt_pipe_cfg *cfg, const struct frame *fr, size_t n, str
 	if (p == NULL)
 		return -1;
 	if (netfeed_init(&nf) != 0) {
-		alt_pipe_destroy(p);
+		bench_pipe_destroy(&sp);
 		return -1;
 	}
 	t0 = now_ns();
@@ -169,7 +244,7 @@ run_frames(const struct alt_pipe_cfg *cfg, const struct frame *fr, size_t n, str
 	alt_pipe_drain(p);
 	t1 = now_ns();
 	collect(p, (double)(t1 - t0) / 1e9, r);
-	alt_pipe_destroy(p);
+	bench_pipe_destroy(&sp);
 	netfeed_fini(&nf);
 	return 0;
 }
@@ -188,13 +263,13 @@ print_json(const char *stage, const char *label, unsigned reps, size_t payloads,
 	       "\"max_s\":%.6f,\"median_records_per_s\":%.0f,\"ns_per_record\":%.1f,"
 	       "\"peak_nodes\":%u,\"peak_exts\":%u,\"peak_traces\":%u,\"peak_reorder\":%u,"
 	       "\"traces_closed\":%llu,\"pressure_closes\":%llu,\"rejected_payloads\":%llu,"
-	       "\"mem_bytes\":%zu}\n",
+	       "\"mem_bytes\":%zu,\"pages\":\"%s\"}\n",
 	       stage, label, (unsigned long long)last->records, payloads, frames, reps, med, secs[0],
 	       secs[reps - 1], rps, last->records ? med * 1e9 / (double)last->records : 0,
 	       last->mem.nodes_peak, last->mem.exts_peak, last->mem.traces_peak,
 	       last->mem.reorder_peak, (unsigned long long)last->traces,
 	       (unsigned long long)last->pressure, (unsigned long long)last->rejected,
-	       last->mem.total_bytes);
+	       last->mem.total_bytes, no_thp ? "4k" : "thp");
 	fflush(stdout);
 }
 
@@ -230,6 +305,8 @@ main(int argc, char **argv)
 			reps = (unsigned)v;
 		} else if (strcmp(argv[i], "--critical-path") == 0) {
 			critical = true;
+		} else if (strcmp(argv[i], "--no-thp") == 0) {
+			no_thp = true;
 		} else if (strcmp(argv[i], "--format-label") == 0 && i + 1 < argc) {
 			label = argv[++i];
 		} else if (strcmp(argv[i], "--max-nodes") == 0 && i + 1 < argc) {
