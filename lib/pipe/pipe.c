@@ -236,6 +236,8 @@ alt_pipe_create(const struct alt_pipe_cfg *cfg, const struct alt_pipe_alloc *all
 	sp.closed_cache = c.closed_cache;
 	sp.closed_ttl_ns = 4 * c.gap_ns;
 	sp.defer_completeness = true;   /* process_closed checks with the DAG it builds */
+	/* chunks for every node in 7s, plus a partly filled one per trace */
+	sp.warm_chunks = c.max_nodes / 6 + 64;
 	if (c.session_wheel_slots)
 		sp.wheel_slots = c.session_wheel_slots;
 	sz = alt_session_memsize(&sp);
@@ -391,20 +393,6 @@ account_stats(struct alt_pipe *p, const struct alt_dag *d, uint64_t shape)
 	}
 }
 
-/* Bring the nodes of a batch of closed traces into cache before analysing
- * them: their lists went cold while the traces waited for their gap. */
-static void
-warm_closed(struct alt_trace *const *t, unsigned n)
-{
-	const struct alt_node *heads[CLOSED_BURST];
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		if (t[i]->nodes != NULL)
-			heads[k++] = t[i]->nodes;
-	alt_node_lists_warm(heads, k);
-}
-
 static void
 process_closed(struct alt_pipe *p)
 {
@@ -412,7 +400,7 @@ process_closed(struct alt_pipe *p)
 	unsigned n;
 
 	while ((n = alt_session_poll_closed(p->session, closed, CLOSED_BURST)) > 0) {
-		warm_closed(closed, n);
+		alt_session_warm(closed, n);
 		for (unsigned i = 0; i < n; i++) {
 			struct alt_trace *t = closed[i];
 			struct alt_trace_view v;

@@ -33,6 +33,11 @@ struct alt_session_params {
 	 * closes without checking and the caller, which builds the trace's DAG
 	 * anyway, hands an incomplete one back with alt_session_reopen. */
 	bool defer_completeness;
+	/* Node-pointer chunks (7 node pointers each) kept per trace beside its
+	 * list, so that alt_session_warm can fetch a closed trace's nodes in
+	 * parallel instead of chasing the list one miss at a time; 0 = none.
+	 * A trace that finds none spare is warmed by its list. */
+	uint32_t warm_chunks;
 };
 
 enum alt_closed_by {
@@ -49,6 +54,8 @@ enum {
 	ALT_TF_TRUNCATED = 1u << 0,
 	ALT_TF_LATE_FRAGMENT = 1u << 1,
 };
+
+struct alt_node_chunk;
 
 /* A trace handed out by alt_session_poll_closed. Public fields are read-only
  * for the caller; the rest is the session's. */
@@ -73,7 +80,10 @@ struct alt_trace {
 	struct alt_trace *aprev, *anext; /* age list (oldest first) */
 	uint32_t wslot;
 	uint32_t state;
-	uint8_t pad[16];                /* 128 bytes: two whole cache lines */
+	struct alt_node_chunk *chunks;  /* private: most recent first */
+	uint8_t chunk_fill;             /* private: pointers in the first chunk */
+	uint8_t chunk_lost;             /* private: a node went unrecorded */
+	uint8_t pad[6];                 /* 128 bytes: two whole cache lines */
 };
 
 enum alt_session_add_result {
@@ -92,6 +102,7 @@ struct alt_session_stats {
 	uint32_t open;                  /* open now */
 	uint32_t open_peak;
 	uint32_t closed_cache_used;
+	uint32_t warm_chunks_used;      /* node-pointer chunks held by traces */
 };
 
 struct alt_session;
@@ -130,6 +141,11 @@ unsigned alt_session_poll_closed(struct alt_session *s, struct alt_trace **out, 
  * (a new CLOSES_TRACE node or any node re-arms the grace). Its age is reset
  * to now. 0, or -EINVAL if t is not a polled, closed trace. */
 int alt_session_reopen(struct alt_session *s, struct alt_trace *t);
+
+/* Bring the nodes of n polled traces into cache (they went cold while the
+ * traces waited for their gap or grace) before they are walked: every node
+ * is prefetched, the traces' chunk chains are walked in lock step. */
+void alt_session_warm(struct alt_trace *const *t, unsigned n);
 
 /* Give a polled trace back: its nodes return to the pools. */
 void alt_session_release(struct alt_session *s, struct alt_trace *t);

@@ -35,6 +35,15 @@ enum {
 #define CC_NONE UINT32_MAX
 #define SESS_MAX_COUNT (1u << 30)
 
+#define CHUNK_PTRS 7
+
+struct alt_node_chunk {
+	struct alt_node_chunk *next;
+	struct alt_node *n[CHUNK_PTRS];
+};
+
+_Static_assert(sizeof(struct alt_node_chunk) == 64, "a chunk is one cache line");
+
 struct cc_entry {
 	struct alt_trace_id id;
 	uint64_t closed_at;
@@ -77,11 +86,14 @@ struct alt_session {
 	uint32_t sc_mask;
 	uint32_t sc_cur;
 
+	struct alt_node_chunk *chunk_free;
+	uint32_t chunks_used;
+
 	struct alt_session_stats st;
 };
 
 struct sess_layout {
-	size_t traces, wpprev, htab, wheel, cc, cc_htab, sc_id, sc_gen, total;
+	size_t traces, wpprev, htab, wheel, cc, cc_htab, sc_id, sc_gen, chunks, total;
 	uint32_t n_traces, hsize, cc_hsize, sc_size;
 };
 
@@ -115,7 +127,7 @@ params_ok(const struct alt_session_params *p)
 		p->wheel_slots <= SESS_MAX_COUNT &&
 		p->max_traces != 0 && p->max_traces <= SESS_MAX_COUNT / 2 &&
 		p->max_nodes_per_trace != 0 && p->max_nodes_per_trace <= SESS_MAX_COUNT &&
-		p->closed_cache <= SESS_MAX_COUNT;
+		p->closed_cache <= SESS_MAX_COUNT && p->warm_chunks <= SESS_MAX_COUNT;
 }
 
 static void
@@ -143,6 +155,8 @@ layout(const struct alt_session_params *p, struct sess_layout *l)
 	o = align64(o + (size_t)l->sc_size * sizeof(uint64_t));
 	l->sc_gen = o;
 	o = align64(o + (size_t)l->sc_size * sizeof(uint32_t));
+	l->chunks = o;
+	o = align64(o + (size_t)p->warm_chunks * sizeof(struct alt_node_chunk));
 	l->total = o;
 }
 
@@ -224,6 +238,12 @@ alt_session_init(void *mem, const struct alt_session_params *p,
 	s->sc_gen = (uint32_t *)(m + l.sc_gen);
 	memset(s->sc_gen, 0, (size_t)l.sc_size * sizeof(uint32_t));
 	s->sc_mask = l.sc_size - 1;
+
+	struct alt_node_chunk *ch = (struct alt_node_chunk *)(m + l.chunks);
+	for (uint32_t i = p->warm_chunks; i-- > 0;) {
+		ch[i].next = s->chunk_free;
+		s->chunk_free = &ch[i];
+	}
 	return s;
 }
 
@@ -522,6 +542,9 @@ open_trace(struct alt_session *s, const struct alt_node *n, uint64_t h, bool fra
 	t->trace_id = n->trace_id;
 	t->nodes = NULL;
 	t->n_nodes = 0;
+	t->chunks = NULL;
+	t->chunk_fill = 0;
+	t->chunk_lost = 0;
 	t->late_records = 0;
 	t->dropped_nodes = 0;
 	t->flags = fragment ? ALT_TF_LATE_FRAGMENT : 0;
@@ -555,6 +578,44 @@ open_trace(struct alt_session *s, const struct alt_node *n, uint64_t h, bool fra
 	return t;
 }
 
+/* Note n in t's chunks (for alt_session_warm). */
+static inline void
+record_chunk(struct alt_session *s, struct alt_trace *t, struct alt_node *n)
+{
+	struct alt_node_chunk *c = t->chunks;
+
+	if (c == NULL || t->chunk_fill == CHUNK_PTRS) {
+		if (alt_unlikely(s->chunk_free == NULL || t->chunk_lost)) {
+			t->chunk_lost = 1;
+			return;
+		}
+		c = s->chunk_free;
+		s->chunk_free = c->next;
+		s->chunks_used++;
+		c->next = t->chunks;
+		t->chunks = c;
+		t->chunk_fill = 0;
+	}
+	c->n[t->chunk_fill++] = n;
+}
+
+static inline void
+free_chunks(struct alt_session *s, struct alt_trace *t)
+{
+	struct alt_node_chunk *c = t->chunks;
+
+	while (c != NULL) {
+		struct alt_node_chunk *next = c->next;
+
+		c->next = s->chunk_free;
+		s->chunk_free = c;
+		s->chunks_used--;
+		c = next;
+	}
+	t->chunks = NULL;
+	t->chunk_fill = 0;
+}
+
 /* Prefetch, in two stages a few nodes apart, what alt_session_add will
  * read for n: stage 0 its hash bucket, stage 1 the first trace on it. */
 void
@@ -564,8 +625,10 @@ alt_session_prefetch(const struct alt_session *s, const struct alt_node *n, unsi
 
 	if (stage == 0)
 		__builtin_prefetch(b);
-	else if (*b != NULL)
+	else if (*b != NULL) {
 		__builtin_prefetch(*b);
+		__builtin_prefetch((const char *)*b + 64);
+	}
 }
 
 /* Attach n to its trace, opening one (a flagged late fragment if the ID was
@@ -607,6 +670,7 @@ alt_session_add(struct alt_session *s, struct alt_node *n, bool late)
 	n->next = t->nodes;
 	t->nodes = n;
 	t->n_nodes++;
+	record_chunk(s, t, n);
 	if (start < t->first_ns)
 		t->first_ns = start;
 	if (ev > t->last_ns)
@@ -788,11 +852,66 @@ alt_session_release(struct alt_session *s, struct alt_trace *t)
 		free_node(s, n);
 		n = next;
 	}
+	free_chunks(s, t);
 	t->nodes = NULL;
 	t->n_nodes = 0;
 	t->state = TS_FREE;
 	t->hnext = s->free;
 	s->free = t;
+}
+
+static inline void
+prefetch_node(const struct alt_node *n)
+{
+	/* an 80-byte node may straddle two cache lines */
+	__builtin_prefetch(n);
+	__builtin_prefetch((const char *)n + sizeof(*n) - 1);
+}
+
+void
+alt_session_warm(struct alt_trace *const *t, unsigned n)
+{
+	const struct alt_node_chunk *cur[64];
+	const struct alt_node *heads[64];
+	unsigned nc = 0, nl = 0;
+
+	while (n > 64) {
+		alt_session_warm(t, 64);
+		t += 64;
+		n -= 64;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (t[i]->nodes == NULL)
+			continue;
+		if (t[i]->chunk_lost || t[i]->chunks == NULL) {
+			heads[nl++] = t[i]->nodes;
+			continue;
+		}
+		/* the first chunk is the partly filled one */
+		const struct alt_node_chunk *c = t[i]->chunks;
+		for (unsigned k = 0; k < t[i]->chunk_fill; k++)
+			prefetch_node(c->n[k]);
+		if (c->next != NULL) {
+			__builtin_prefetch(c->next);
+			cur[nc++] = c->next;
+		}
+	}
+	/* full chunks, chains walked in lock step */
+	while (nc > 0) {
+		for (unsigned i = 0; i < nc;) {
+			const struct alt_node_chunk *c = cur[i];
+			for (unsigned k = 0; k < CHUNK_PTRS; k++)
+				prefetch_node(c->n[k]);
+			if (c->next == NULL) {
+				cur[i] = cur[--nc];
+				continue;
+			}
+			__builtin_prefetch(c->next);
+			cur[i++] = c->next;
+		}
+	}
+	if (nl > 0)
+		alt_node_lists_warm(heads, nl);
 }
 
 /* Counters; closed_cache_used counts live (unexpired, unevicted) entries. */
@@ -801,4 +920,5 @@ alt_session_get_stats(const struct alt_session *s, struct alt_session_stats *st)
 {
 	*st = s->st;
 	st->closed_cache_used = s->cc_count;
+	st->warm_chunks_used = s->chunks_used;
 }

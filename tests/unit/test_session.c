@@ -548,6 +548,56 @@ test_drain_release(void)
 	fx_fini(&f);
 }
 
+/* Node-pointer chunks: traces of 1, 7, 8 and 20 nodes take 1, 1, 2 and 3
+ * chunks; when the chunks run out a trace falls back to its list; warming
+ * any mix leaves every list intact and releasing returns every chunk. */
+static void
+test_warm_chunks(void)
+{
+	static const unsigned sizes[] = { 1, 7, 8, 20, 5 };
+	struct fixture f;
+	struct alt_session_params p;
+	struct alt_trace *v[8];
+	struct alt_session_stats st;
+	unsigned k;
+
+	small_params(&p);
+	p.max_nodes_per_trace = 32;
+	p.warm_chunks = 8;      /* the fifth trace finds none left after 7 */
+	fx_init(&f, &p, 128);
+	for (unsigned i = 0; i < 5; i++)
+		for (unsigned j = 0; j < sizes[i]; j++)
+			alt_session_add(f.s, mk(&f, i + 1, j + 1, 100 * i + j), false);
+	alt_session_get_stats(f.s, &st);
+	CU_ASSERT(st.warm_chunks_used == 8);    /* 1 + 1 + 2 + 3, then 1 of the last */
+	alt_session_drain(f.s);
+	k = poll(&f, v, 8);
+	CU_ASSERT_FATAL(k == 5);
+	alt_session_warm(v, k);
+	alt_session_warm(v, 0);
+	for (unsigned i = 0; i < k; i++) {
+		unsigned len = 0;
+		for (const struct alt_node *n = v[i]->nodes; n != NULL; n = n->next)
+			len++;
+		CU_ASSERT(len == sizes[v[i]->trace_id.lo - 1] && v[i]->n_nodes == len);
+	}
+	release_all(&f, v, k);
+	alt_session_get_stats(f.s, &st);
+	CU_ASSERT(st.warm_chunks_used == 0);
+	CU_ASSERT(f.np.avail == f.np.n);
+	/* chunks come back and serve new traces */
+	for (unsigned j = 0; j < 14; j++)
+		alt_session_add(f.s, mk(&f, 9, j + 1, 5000 + j), false);
+	alt_session_get_stats(f.s, &st);
+	CU_ASSERT(st.warm_chunks_used == 2);
+	alt_session_drain(f.s);
+	k = poll(&f, v, 8);
+	CU_ASSERT_FATAL(k == 1);
+	alt_session_warm(v, k);
+	release_all(&f, v, k);
+	fx_fini(&f);
+}
+
 static void
 test_small_wheel(void)
 {
@@ -649,6 +699,7 @@ run_model(uint64_t seed, uint32_t wheel_slots, uint64_t tick_ns)
 	p.max_nodes_per_trace = 1 << 14;
 	p.closed_cache = 1 << 19;       /* never evicts in this run */
 	p.closed_ttl_ns = UINT64_MAX;
+	p.warm_chunks = NNODES / 16;    /* runs out now and then */
 	fx_init(&f, &p, NNODES);
 	rng_state = seed;
 	for (unsigned step = 0; step < 400000; step++) {
@@ -700,6 +751,7 @@ run_model(uint64_t seed, uint32_t wheel_slots, uint64_t tick_ns)
 			wm = w;
 			alt_session_advance(f.s, w);
 			k = poll(&f, v, NT);
+			alt_session_warm(v, k);
 			for (unsigned i = 0; i < k; i++) {
 				unsigned id = (unsigned)(v[i]->trace_id.lo - 1);
 
@@ -727,6 +779,11 @@ run_model(uint64_t seed, uint32_t wheel_slots, uint64_t tick_ns)
 	alt_session_drain(f.s);
 	release_all(&f, v, poll(&f, v, NT));
 	CU_ASSERT(f.np.avail == f.np.n);
+	{
+		struct alt_session_stats st;
+		alt_session_get_stats(f.s, &st);
+		CU_ASSERT(st.warm_chunks_used == 0);
+	}
 	free(m);
 	free(v);
 	free(got);
@@ -808,6 +865,7 @@ main(void)
 	CU_add_test(s, "closer_missing_parent", test_closer_missing_parent);
 	CU_add_test(s, "closer_deferred_reopen", test_closer_deferred_reopen);
 	CU_add_test(s, "late_fragment", test_late_fragment);
+	CU_add_test(s, "warm_chunks", test_warm_chunks);
 	CU_add_test(s, "closed_cache_evict", test_closed_cache_evict);
 	CU_add_test(s, "late_records", test_late_records);
 	CU_add_test(s, "truncation", test_truncation);
