@@ -393,16 +393,23 @@ account_stats(struct alt_pipe *p, const struct alt_dag *d, uint64_t shape)
 	}
 }
 
+/* Analyse closed traces in batches, software-pipelined: the nodes of the
+ * next batch are being fetched (alt_session_warm) while this one is
+ * analysed, so that the prefetches have time to land. */
 static void
 process_closed(struct alt_pipe *p)
 {
-	struct alt_trace *closed[CLOSED_BURST];
-	unsigned n;
+	struct alt_trace *closed[2][CLOSED_BURST];
+	unsigned n, cur = 0;
 
-	while ((n = alt_session_poll_closed(p->session, closed, CLOSED_BURST)) > 0) {
-		alt_session_warm(closed, n);
+	n = alt_session_poll_closed(p->session, closed[0], CLOSED_BURST);
+	alt_session_warm(closed[0], n);
+	while (n > 0) {
+		unsigned nn = alt_session_poll_closed(p->session, closed[cur ^ 1], CLOSED_BURST);
+
+		alt_session_warm(closed[cur ^ 1], nn);
 		for (unsigned i = 0; i < n; i++) {
-			struct alt_trace *t = closed[i];
+			struct alt_trace *t = closed[cur][i];
 			struct alt_trace_view v;
 			const struct alt_dag *d;
 			uint32_t records = t->n_nodes;
@@ -450,6 +457,8 @@ process_closed(struct alt_pipe *p)
 				p->hooks.trace_closed(p->hooks.ctx, &v);
 			alt_session_release(p->session, t);
 		}
+		cur ^= 1;
+		n = nn;
 	}
 }
 
