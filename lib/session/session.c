@@ -86,8 +86,7 @@ struct alt_session {
 	uint32_t sc_mask;
 	uint32_t sc_cur;
 
-	struct alt_node_chunk *chunk_free;
-	uint32_t chunks_used;
+	struct alt_pool chunk_pool;     /* a stack of free chunks: gets never read a cold chunk */
 
 	struct alt_session_stats st;
 };
@@ -156,7 +155,7 @@ layout(const struct alt_session_params *p, struct sess_layout *l)
 	l->sc_gen = o;
 	o = align64(o + (size_t)l->sc_size * sizeof(uint32_t));
 	l->chunks = o;
-	o = align64(o + (size_t)p->warm_chunks * sizeof(struct alt_node_chunk));
+	o = align64(o + alt_pool_memsize(sizeof(struct alt_node_chunk), p->warm_chunks));
 	l->total = o;
 }
 
@@ -239,11 +238,10 @@ alt_session_init(void *mem, const struct alt_session_params *p,
 	memset(s->sc_gen, 0, (size_t)l.sc_size * sizeof(uint32_t));
 	s->sc_mask = l.sc_size - 1;
 
-	struct alt_node_chunk *ch = (struct alt_node_chunk *)(m + l.chunks);
-	for (uint32_t i = p->warm_chunks; i-- > 0;) {
-		ch[i].next = s->chunk_free;
-		s->chunk_free = &ch[i];
-	}
+	if (alt_pool_init(&s->chunk_pool, m + l.chunks,
+			  alt_pool_memsize(sizeof(struct alt_node_chunk), p->warm_chunks),
+			  sizeof(struct alt_node_chunk), p->warm_chunks) != 0)
+		return NULL;
 	return s;
 }
 
@@ -585,13 +583,10 @@ record_chunk(struct alt_session *s, struct alt_trace *t, struct alt_node *n)
 	struct alt_node_chunk *c = t->chunks;
 
 	if (c == NULL || t->chunk_fill == CHUNK_PTRS) {
-		if (alt_unlikely(s->chunk_free == NULL || t->chunk_lost)) {
+		if (alt_unlikely(t->chunk_lost || (c = alt_pool_get(&s->chunk_pool)) == NULL)) {
 			t->chunk_lost = 1;
 			return;
 		}
-		c = s->chunk_free;
-		s->chunk_free = c->next;
-		s->chunks_used++;
 		c->next = t->chunks;
 		t->chunks = c;
 		t->chunk_fill = 0;
@@ -607,9 +602,7 @@ free_chunks(struct alt_session *s, struct alt_trace *t)
 	while (c != NULL) {
 		struct alt_node_chunk *next = c->next;
 
-		c->next = s->chunk_free;
-		s->chunk_free = c;
-		s->chunks_used--;
+		alt_pool_put(&s->chunk_pool, c);
 		c = next;
 	}
 	t->chunks = NULL;
@@ -628,6 +621,9 @@ alt_session_prefetch(const struct alt_session *s, const struct alt_node *n, unsi
 	else if (*b != NULL) {
 		__builtin_prefetch(*b);
 		__builtin_prefetch((const char *)*b + 64);
+	} else if (s->cc_count != 0) {
+		/* likely a new trace: the add looks in the closed cache */
+		__builtin_prefetch(&s->cc_htab[alt_trace_id_hash(&n->trace_id) & s->cc_hmask]);
 	}
 }
 
@@ -924,5 +920,5 @@ alt_session_get_stats(const struct alt_session *s, struct alt_session_stats *st)
 {
 	*st = s->st;
 	st->closed_cache_used = s->cc_count;
-	st->warm_chunks_used = s->chunks_used;
+	st->warm_chunks_used = alt_pool_in_use(&s->chunk_pool);
 }
