@@ -167,24 +167,8 @@ alt_pool_init(struct alt_pool *p, void *mem, size_t memsize, uint32_t elt_size, 
 
 /* ---- intern table ---- */
 
-struct intern_ent {
-	uint64_t hash;
-	uint32_t off;           /* into bytes */
-	uint32_t len;
-};
-
-struct alt_intern {
-	uint32_t max_strings;
-	uint32_t count;
-	uint32_t mask;          /* slots - 1 */
-	uint32_t max_bytes;
-	uint32_t used_bytes;
-	uint32_t pad;
-	uint64_t overflows;
-	struct intern_ent *ents;        /* [max_strings] */
-	uint32_t *slots;                /* [mask+1], id+1 or 0 */
-	char *bytes;                    /* [max_bytes] */
-};
+/* struct alt_intern and its entries are in alt_base.h (for
+ * alt_intern_hash_inline). */
 
 static uint32_t
 slots_for(uint32_t max_strings)
@@ -200,7 +184,7 @@ alt_intern_memsize(uint32_t max_strings, uint32_t max_bytes)
 {
 	if (max_strings < 2)
 		max_strings = 2;
-	return sizeof(struct alt_intern) + sizeof(struct intern_ent) * max_strings +
+	return sizeof(struct alt_intern) + sizeof(struct alt_intern_ent) * max_strings +
 	       sizeof(uint32_t) * slots_for(max_strings) + round8(max_bytes + 16);
 }
 
@@ -208,7 +192,7 @@ static uint32_t
 intern_insert(struct alt_intern *t, const char *s, uint32_t len, uint64_t h)
 {
 	uint32_t id = t->count++;
-	struct intern_ent *e = &t->ents[id];
+	struct alt_intern_ent *e = &t->ents[id];
 
 	e->hash = h;
 	e->off = t->used_bytes;
@@ -228,7 +212,7 @@ intern_lookup_or_add(struct alt_intern *t, const char *s, uint32_t len, uint64_t
 		uint32_t v = t->slots[i];
 		if (v == 0)
 			break;
-		const struct intern_ent *e = &t->ents[v - 1];
+		const struct alt_intern_ent *e = &t->ents[v - 1];
 		if (e->hash == h && e->len == len && memcmp(t->bytes + e->off, s, len) == 0)
 			return v - 1;
 		i = (i + 1) & t->mask;
@@ -259,8 +243,8 @@ alt_intern_init(void *mem, uint32_t max_strings, uint32_t max_bytes)
 	t->mask = slots_for(max_strings) - 1;
 	t->max_bytes = round8(max_bytes + 16);
 	p += sizeof(*t);
-	t->ents = (struct intern_ent *)p;
-	p += sizeof(struct intern_ent) * max_strings;
+	t->ents = (struct alt_intern_ent *)p;
+	p += sizeof(struct alt_intern_ent) * max_strings;
 	t->slots = (uint32_t *)p;
 	p += sizeof(uint32_t) * (t->mask + 1);
 	t->bytes = (char *)p;
@@ -293,9 +277,7 @@ alt_intern_str(const struct alt_intern *t, uint32_t id, uint32_t *len)
 uint64_t
 alt_intern_hash(const struct alt_intern *t, uint32_t id)
 {
-	if (id >= t->count)
-		id = ALT_INTERN_OVERFLOW;
-	return t->ents[id].hash;
+	return alt_intern_hash_inline(t, id);
 }
 
 uint32_t

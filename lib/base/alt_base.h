@@ -271,7 +271,27 @@ enum {
 	ALT_INTERN_OVERFLOW = 1,
 };
 
-struct alt_intern;
+/* The layout is public only so that alt_intern_hash_inline can be inlined
+ * into hot loops (the shape hash reads two string hashes per node); use the
+ * functions, never write the fields. */
+struct alt_intern_ent {
+	uint64_t hash;          /* alt_hash_bytes(str, len, 0) */
+	uint32_t off;           /* into bytes */
+	uint32_t len;
+};
+
+struct alt_intern {
+	uint32_t max_strings;
+	uint32_t count;
+	uint32_t mask;          /* slots - 1 */
+	uint32_t max_bytes;
+	uint32_t used_bytes;
+	uint32_t pad;
+	uint64_t overflows;
+	struct alt_intern_ent *ents;    /* [max_strings] */
+	uint32_t *slots;                /* [mask+1], id+1 or 0 */
+	char *bytes;                    /* [max_bytes] */
+};
 
 size_t alt_intern_memsize(uint32_t max_strings, uint32_t max_bytes);
 struct alt_intern *alt_intern_init(void *mem, uint32_t max_strings, uint32_t max_bytes);
@@ -280,6 +300,17 @@ uint32_t alt_intern_get(struct alt_intern *t, const char *s, uint32_t len);
 const char *alt_intern_str(const struct alt_intern *t, uint32_t id, uint32_t *len);
 /* alt_hash_bytes(str, len, 0) of the string, precomputed. */
 uint64_t alt_intern_hash(const struct alt_intern *t, uint32_t id);
+
+/* alt_intern_hash without the call: an id past the table reads as
+ * "<overflow>", like everywhere else. */
+static inline uint64_t
+alt_intern_hash_inline(const struct alt_intern *t, uint32_t id)
+{
+	if (id >= t->count)
+		id = ALT_INTERN_OVERFLOW;
+	return t->ents[id].hash;
+}
+
 uint32_t alt_intern_count(const struct alt_intern *t);
 uint64_t alt_intern_overflows(const struct alt_intern *t);
 size_t alt_intern_bytes_used(const struct alt_intern *t);

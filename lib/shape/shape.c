@@ -21,10 +21,52 @@
 #define SHAPE_INSERTION_MAX 16
 #define SHAPE_LEN_SAT (SIZE_MAX / 2)
 #define SHAPE_VIRT UINT32_MAX        /* not a node: the frame of the root list */
+#define SHAPE_DISTINCT_MAX 32        /* distinct children kept by insertion */
+/* Label cache: direct mapped, one 128-byte slot per label. 1024 slots hold
+ * the labels of a deployment's hot (service, operation, kind) combinations. */
+#define SHAPE_LAB_SLOTS 1024u
+#define SHAPE_SET_MAX 8              /* distinct children a slot remembers */
+#define SHAPE_LAB_FREE UINT32_MAX    /* bits of an unused slot (real ones < 0x300) */
+#define SHAPE_ROOT_SLOTS 64u         /* shape of a single-root DAG by root hash */
+#define SHAPE_SEED 0x6a09e667f3bcc909ULL     /* seed of the root list */
 
 struct shape_hi {
 	uint64_t h;
 	uint32_t i;
+};
+
+/* Label cache slot: the label of (service hash, operation hash, bits), the
+ * hash of such a node without children, that of the last one seen with one
+ * distinct child (the child's hash is the key) and that of the last one
+ * seen with 2 to SHAPE_SET_MAX distinct children (their sorted hashes are
+ * the key). All are pure functions of their keys, so a slot is exact
+ * whatever was hashed before. The first 64 bytes are all that leaves and
+ * chains read. */
+struct shape_lab {
+	uint64_t sh;
+	uint64_t oh;
+	uint64_t label;
+	uint64_t leaf;          /* node hash, no child */
+	uint64_t kid;           /* a child hash ... */
+	uint64_t one;           /* ... and the node hash with that child alone */
+	uint32_t bits;          /* SHAPE_LAB_FREE: unused */
+	uint32_t nset;          /* distinct children in set[] (0: none) */
+	uint64_t many;          /* node hash with the children set[0 .. nset) */
+	uint64_t set[SHAPE_SET_MAX];    /* ascending */
+};
+
+/* The shape of a DAG with one distinct root, by the root's hash. */
+struct shape_memo {
+	uint64_t key;
+	uint64_t val;
+};
+
+/* Per node: its hash and its distinct children dch[off .. off + cnt), sorted
+ * by hash. Entry n (one past the nodes) lists the distinct roots. */
+struct shape_node {
+	uint64_t h;
+	uint32_t off;
+	uint32_t cnt;
 };
 
 /* One frame: node u whose '(' was written; st = 2*i while child i is still
@@ -53,18 +95,42 @@ struct alt_shape_ws {
 	uint32_t max_nodes;
 	const struct alt_dag *d;
 	const struct alt_intern *in;
-	uint64_t *nh;           /* [max] node hash */
-	uint32_t *doff;         /* [max + 2] CSR of distinct children; entry n = roots */
+	struct shape_node *node;        /* [max + 1] CSR of distinct children; entry n = roots */
 	uint32_t *dch;          /* [max * (ALT_MAX_PARENTS + 1)] */
 	struct shape_hi *hi;    /* [max] */
 	struct shape_hi *hi_tmp;/* [max] */
 	uint32_t *tmp;          /* [max] merge buffer for text sort */
-	uint32_t *dcnt;         /* [max] number of distinct children */
 	size_t *len;            /* [max] text length of each node */
 	struct shape_frame *stk_a;      /* [max + 2] */
 	struct shape_frame *stk_b;      /* [max + 2] */
+	struct shape_lab *lab;          /* [SHAPE_LAB_SLOTS] label cache */
+	struct shape_memo *root;        /* [SHAPE_ROOT_SLOTS] */
 	size_t limit;           /* bytes compared when sorting by text */
 };
+
+/* The definition of the hash, in three steps (see the top of the file):
+ * a node's label, each distinct child folded in (ascending hash), the
+ * count of distinct children last. */
+static inline uint64_t
+label_mix(uint64_t sh, uint64_t oh, uint32_t bits)
+{
+	uint64_t h = alt_mix64(sh ^ 0x5bd1e9955bd1e995ULL);
+
+	h = alt_mix64(h ^ oh);
+	return alt_mix64(h ^ bits ^ 0x27d4eb2f165667c5ULL);
+}
+
+static inline uint64_t
+kid_mix(uint64_t h, uint64_t child)
+{
+	return alt_mix64(h ^ alt_mix64(child + 0x9e3779b97f4a7c15ULL));
+}
+
+static inline uint64_t
+end_mix(uint64_t h, uint32_t m)
+{
+	return alt_mix64(h ^ ((uint64_t)m << 32) ^ 0xc2b2ae3d27d4eb4fULL);
+}
 
 static size_t
 align_up(size_t x)
@@ -82,16 +148,16 @@ ws_layout(struct alt_shape_ws *ws, uint8_t *base, uint32_t max)
 			ws->field = (void *)(base + off); \
 		off = align_up(off + (size_t)(count) * sizeof(*ws->field)); \
 	} while (0)
-	SHAPE_CARVE(nh, max);
-	SHAPE_CARVE(doff, max + 2);
+	SHAPE_CARVE(node, max + 1);
 	SHAPE_CARVE(dch, (size_t)max * (ALT_MAX_PARENTS + 1));
 	SHAPE_CARVE(hi, max);
 	SHAPE_CARVE(hi_tmp, max);
 	SHAPE_CARVE(tmp, max);
-	SHAPE_CARVE(dcnt, max);
 	SHAPE_CARVE(len, max);
 	SHAPE_CARVE(stk_a, max + 2);
 	SHAPE_CARVE(stk_b, max + 2);
+	SHAPE_CARVE(lab, SHAPE_LAB_SLOTS);
+	SHAPE_CARVE(root, SHAPE_ROOT_SLOTS);
 #undef SHAPE_CARVE
 	if (ws != NULL)
 		ws->max_nodes = max;
@@ -99,7 +165,7 @@ ws_layout(struct alt_shape_ws *ws, uint8_t *base, uint32_t max)
 }
 
 /* Bytes of workspace for DAGs of up to max_nodes nodes (about 200 bytes a
- * node). 0 if max_nodes is 0 or too large. */
+ * node, plus 129 KiB of label cache). 0 if max_nodes is 0 or too large. */
 size_t
 alt_shape_ws_memsize(uint32_t max_nodes)
 {
@@ -119,11 +185,21 @@ alt_shape_ws_init(void *mem, uint32_t max_nodes)
 		return NULL;
 	memset(ws, 0, sizeof(*ws));
 	ws_layout(ws, mem, max_nodes);
+	memset(ws->lab, 0, SHAPE_LAB_SLOTS * sizeof(*ws->lab));
+	for (uint32_t i = 0; i < SHAPE_LAB_SLOTS; i++)
+		ws->lab[i].bits = SHAPE_LAB_FREE;
+	/* valid from the start: key 0 with its true value */
+	for (uint32_t i = 0; i < SHAPE_ROOT_SLOTS; i++) {
+		ws->root[i].key = 0;
+		ws->root[i].val = end_mix(kid_mix(SHAPE_SEED, 0), 1);
+	}
 	return ws;
 }
 
 /* ---- hashing ---- */
 
+/* Keep sort_hi's (hash, index) order: it fixes which of several children
+ * with one hash represents them in the CSR (the smallest index). */
 static void
 sort_hi(struct shape_hi *a, uint32_t n, struct shape_hi *tmp)
 {
@@ -161,6 +237,308 @@ sort_hi(struct shape_hi *a, uint32_t n, struct shape_hi *tmp)
 #undef SHAPE_HI_LT
 }
 
+/* Sort a[0..k) (k >= 1) by hash and keep one entry per hash, the one with
+ * the smallest index: what sort_hi and skipping repeats give, in O(k) for
+ * a fan-out of identical subtrees (all one hash) or children already in
+ * order. Insertion that drops duplicates on the way; once more than
+ * SHAPE_DISTINCT_MAX distinct hashes are held, the rest is merge sorted
+ * together with them. Returns the number of distinct hashes. */
+static uint32_t
+distinct_hi(struct shape_hi *restrict a, uint32_t k, struct shape_hi *restrict tmp)
+{
+	uint32_t m = 1, x, j;
+
+	for (x = 1; x < k; x++) {
+		struct shape_hi e = a[x];
+		for (j = m; j > 0 && a[j - 1].h > e.h; j--)
+			;
+		if (j > 0 && a[j - 1].h == e.h) {
+			if (e.i < a[j - 1].i)
+				a[j - 1].i = e.i;
+			continue;
+		}
+		if (m == SHAPE_DISTINCT_MAX)
+			break;
+		/* m <= x: the slots written are already read */
+		for (uint32_t y = m; y > j; y--)
+			a[y] = a[y - 1];
+		a[j] = e;
+		m++;
+	}
+	if (x < k) {
+		memmove(a + m, a + x, (size_t)(k - x) * sizeof(*a));
+		k = m + k - x;
+		sort_hi(a, k, tmp);
+		for (m = 1, j = 1; j < k; j++)
+			if (a[j].h != a[m - 1].h)
+				a[m++] = a[j];
+	}
+	return m;
+}
+
+/* Fold the distinct hashes of hi[0..k) (k >= 2) onto h, writing the
+ * representatives' indices to out; returns the count in *nd. */
+static inline uint64_t
+combine(uint64_t h, struct shape_hi *restrict hi, uint32_t k, struct shape_hi *restrict tmp,
+	uint32_t *restrict out, uint32_t *nd)
+{
+	uint32_t m;
+
+	if (k == 2) {
+		/* two children, the commonest list: no call */
+		if (hi[1].h < hi[0].h || (hi[1].h == hi[0].h && hi[1].i < hi[0].i)) {
+			struct shape_hi x = hi[0];
+			hi[0] = hi[1];
+			hi[1] = x;
+		}
+		m = hi[0].h == hi[1].h ? 1 : 2;
+	} else {
+		m = distinct_hi(hi, k, tmp);
+	}
+	for (uint32_t j = 0; j < m; j++) {
+		h = kid_mix(h, hi[j].h);
+		out[j] = hi[j].i;
+	}
+	*nd = m;
+	return end_mix(h, m);
+}
+
+/* Label of a node through the label cache. The label is a function of the
+ * two string hashes and the bits only, and a slot is checked against all
+ * three, so a slot never goes stale: not when the intern table grows, nor
+ * when another table (or a fresh one at the same address) is passed. */
+static inline struct shape_lab *
+label_of(struct shape_lab *restrict lab, const struct alt_intern_ent *restrict ents, uint32_t count,
+	 const struct alt_node *x, uint32_t bits)
+{
+	uint32_t sid = x->service_id, oid = x->operation_id;
+	/* alt_intern_hash_inline with the table's fields in locals (the
+	 * stores into the workspace would otherwise force reloads) */
+	uint64_t sh = ents[sid < count ? sid : ALT_INTERN_OVERFLOW].hash;
+	uint64_t oh = ents[oid < count ? oid : ALT_INTERN_OVERFLOW].hash;
+	struct shape_lab *e = &lab[(uint32_t)(sh + 2 * oh + bits) & (SHAPE_LAB_SLOTS - 1)];
+
+	if (alt_unlikely(e->sh != sh || e->oh != oh || e->bits != bits)) {
+		e->sh = sh;
+		e->oh = oh;
+		e->bits = bits;
+		e->label = label_mix(sh, oh, bits);
+		e->leaf = end_mix(e->label, 0);
+		e->kid = 0;
+		e->one = end_mix(kid_mix(e->label, 0), 1);
+		e->nset = 0;
+	}
+	return e;
+}
+
+/* Hash of a node with the one distinct child hash ch. */
+static inline uint64_t
+one_child(struct shape_lab *e, uint64_t ch)
+{
+	if (alt_unlikely(e->kid != ch)) {
+		e->kid = ch;
+		e->one = end_mix(kid_mix(e->label, ch), 1);
+	}
+	return e->one;
+}
+
+/* Hash of a node with two or more children child[j .. je), the
+ * representatives of its distinct children written to out (ascending hash)
+ * and their count to *nd. When the distinct child hashes are exactly the
+ * slot's remembered set (a service calling the same few things, trace
+ * after trace) there is nothing to sort or mix: each child is looked up in
+ * the set and the smallest index per hash kept. Otherwise the list is
+ * sorted and folded, and remembered. Out of line: inlined, its live values
+ * crowd the registers of the per-node loop, which then spills (measured:
+ * more instructions in all). */
+static __attribute__((noinline)) uint64_t
+many_children(struct alt_shape_ws *ws, struct shape_lab *restrict e,
+	      const struct shape_node *restrict node, const uint32_t *restrict child,
+	      const uint32_t *restrict level, uint32_t j, uint32_t je, bool cyc,
+	      uint32_t *restrict out, uint32_t *nd)
+{
+	uint32_t ns = e->nset, seen = 0, jj, k;
+
+	/* a hit needs at least ns children; out[] stays within them */
+	if (ns != 0 && ns <= je - j) {
+		for (jj = j; jj < je; jj++) {
+			uint32_t c = child[jj], p;
+			if (cyc && level[c] == 0)
+				continue;
+			uint64_t h = node[c].h;
+			for (p = 0; p < ns && e->set[p] != h; p++)
+				;
+			if (p == ns)
+				break;
+			if (!(seen & (1u << p))) {
+				seen |= 1u << p;
+				out[p] = c;
+			} else if (c < out[p]) {
+				out[p] = c;
+			}
+		}
+		if (jj == je && seen == (1u << ns) - 1) {
+			*nd = ns;
+			return e->many;
+		}
+	}
+
+	struct shape_hi *restrict hi = ws->hi;
+	uint64_t h;
+	k = 0;
+	for (jj = j; jj < je; jj++) {
+		uint32_t c = child[jj];
+		if (cyc && level[c] == 0)
+			continue;
+		hi[k].h = node[c].h;
+		hi[k].i = c;
+		k++;
+	}
+	if (k == 0) {
+		*nd = 0;
+		return e->leaf;
+	}
+	if (k == 1) {
+		*out = hi[0].i;
+		*nd = 1;
+		return one_child(e, hi[0].h);
+	}
+	h = combine(e->label, hi, k, ws->hi_tmp, out, nd);
+	if (*nd >= 2 && *nd <= SHAPE_SET_MAX) {
+		e->nset = *nd;
+		for (k = 0; k < *nd; k++)
+			e->set[k] = hi[k].h;
+		e->many = h;
+	}
+	return h;
+}
+
+/* Node hashes and distinct children of the acyclic part, in reverse topo
+ * order; returns the number of dch entries used. Instantiated twice with
+ * constant flags: cyc (some child may be a cycle node, to be left out) and
+ * plain (no node has a missing parent or two present parents, so the bits
+ * are the kind alone), so the common case tests neither per node. */
+static inline __attribute__((always_inline)) uint32_t
+hash_nodes(struct alt_shape_ws *ws, const struct alt_dag *d, const struct alt_intern *in, bool cyc,
+	   bool plain)
+{
+	struct alt_node *const *restrict dv = d->v;
+	const uint32_t *restrict topo = d->topo;
+	const uint32_t *restrict par_off = d->par_off;
+	const uint32_t *restrict child_off = d->child_off;
+	const uint32_t *restrict child = d->child;
+	const uint32_t *restrict level = d->level;
+	const uint8_t *restrict missing = d->missing;
+	struct shape_node *restrict node = ws->node;
+	uint32_t *restrict dch = ws->dch;
+	struct shape_lab *restrict lab = ws->lab;
+	const struct alt_intern_ent *restrict ents = in->ents;
+	uint32_t count = in->count, pos = 0, t;
+
+	/* distinct-children lists are laid out in reverse topo order of their
+	 * owners */
+	for (t = d->n_topo; t-- > 0;) {
+		uint32_t v = topo[t];
+		const struct alt_node *x = dv[v];
+		uint32_t bits = (x->kind == ALT_KIND_EVENT ? 1u : 0u) | 0x100u;
+		if (!plain)
+			bits = (bits & 1u) | (missing[v] ? 2u : 0u) |
+			       (par_off[v + 1] - par_off[v] >= 2 ? 0x200u : 0x100u);
+		/* the slot is used before any other label can evict it */
+		struct shape_lab *e = label_of(lab, ents, count, x, bits);
+		uint32_t j = child_off[v], je = child_off[v + 1], m;
+		uint64_t h;
+
+		if (je - j <= 1) {
+			/* leaves and chains: no list, the hash from the slot */
+			if (j == je || (cyc && level[child[j]] == 0)) {
+				h = e->leaf;
+				m = 0;
+			} else {
+				uint32_t c = child[j];
+				h = one_child(e, node[c].h);
+				dch[pos] = c;
+				m = 1;
+			}
+		} else {
+			h = many_children(ws, e, node, child, level, j, je, cyc, dch + pos, &m);
+		}
+		node[v].h = h;
+		node[v].off = pos;
+		node[v].cnt = m;
+		pos += m;
+	}
+	return pos;
+}
+
+/* Node hashes and the CSR of distinct children (sorted by hash); entry n of
+ * the CSR lists the distinct root representatives. Returns the shape hash,
+ * 0 if the DAG does not fit the workspace.
+ *
+ * Most nodes have no child or one (leaves and chains of a tree): they take
+ * a path with no list and no sort, and their hash comes from the label's
+ * cache slot; the arrays are held in restrict locals so that the stores
+ * into the workspace do not force the DAG's arrays to be reloaded. The
+ * summary counts of the DAG (joins, orphans, cycle nodes) say which
+ * per-node tests can be skipped. */
+static uint64_t
+compute(struct alt_shape_ws *ws, const struct alt_dag *d, const struct alt_intern *in)
+{
+	uint32_t n = d->nodes, pos, k, m, t;
+	struct shape_hi *hi = ws->hi;
+	uint64_t shape;
+
+	ws->d = d;
+	ws->in = in;
+	if (n > ws->max_nodes)
+		return 0;
+	if (d->cycle_nodes == 0 && d->joins == 0 && d->orphans == 0)
+		pos = hash_nodes(ws, d, in, false, true);
+	else
+		pos = hash_nodes(ws, d, in, d->cycle_nodes != 0, false);
+	/* the roots: sources come first in topo */
+	k = 0;
+	for (t = 0; t < d->n_topo; t++) {
+		uint32_t v = d->topo[t];
+		if (d->par_off[v + 1] != d->par_off[v])
+			break;
+		hi[k].h = ws->node[v].h;
+		hi[k].i = v;
+		k++;
+	}
+	if (k == 1) {
+		struct shape_memo *r = &ws->root[hi[0].h & (SHAPE_ROOT_SLOTS - 1)];
+		if (r->key != hi[0].h) {
+			r->key = hi[0].h;
+			r->val = end_mix(kid_mix(SHAPE_SEED, hi[0].h), 1);
+		}
+		ws->dch[pos] = hi[0].i;
+		m = 1;
+		shape = r->val;
+	} else if (k == 0) {
+		m = 0;
+		shape = end_mix(SHAPE_SEED, 0);
+	} else {
+		shape = combine(SHAPE_SEED, hi, k, ws->hi_tmp, ws->dch + pos, &m);
+	}
+	ws->node[n].off = pos;
+	ws->node[n].cnt = m;
+	return shape;
+}
+
+/* Shape hash of a built DAG (see the header); labels come from the
+ * intern table's string hashes only. Returns 0 (not a valid shape in
+ * practice) if the DAG has more nodes than the workspace. */
+uint64_t
+alt_shape_hash(struct alt_shape_ws *ws, const struct alt_dag *d, const struct alt_intern *in)
+{
+	if (ws == NULL || d == NULL || in == NULL)
+		return 0;
+	return compute(ws, d, in);
+}
+
+/* ---- text ---- */
+
 static inline uint32_t
 n_present_parents(const struct alt_dag *d, uint32_t v)
 {
@@ -173,110 +551,12 @@ is_event(const struct alt_node *n)
 	return n->kind == ALT_KIND_EVENT;
 }
 
-static uint64_t
-label_hash(const struct alt_dag *d, const struct alt_intern *in, uint32_t v)
-{
-	const struct alt_node *n = d->v[v];
-	uint32_t np = n_present_parents(d, v);
-	uint64_t bits = (uint64_t)(is_event(n) ? 1 : 0) | (uint64_t)(d->missing[v] ? 2 : 0) |
-			(uint64_t)(np >= 2 ? 2 : 1) << 8;
-	uint64_t h = alt_mix64(alt_intern_hash(in, n->service_id) ^ 0x5bd1e9955bd1e995ULL);
-
-	h = alt_mix64(h ^ alt_intern_hash(in, n->operation_id));
-	return alt_mix64(h ^ bits ^ 0x27d4eb2f165667c5ULL);
-}
-
-/* Order-dependent combine of the sorted distinct hashes hi[0..k) onto seed,
- * writing the representatives' indices to out; returns the combined hash
- * and the number of distinct entries in *nd. */
-static uint64_t
-combine(uint64_t seed, struct shape_hi *hi, uint32_t k, struct shape_hi *tmp,
-	uint32_t *out, uint32_t *nd)
-{
-	uint64_t h = seed;
-	uint32_t m = 0;
-
-	if (k > 1)
-		sort_hi(hi, k, tmp);
-	for (uint32_t j = 0; j < k; j++) {
-		if (j > 0 && hi[j].h == hi[j - 1].h)
-			continue;
-		h = alt_mix64(h ^ alt_mix64(hi[j].h + 0x9e3779b97f4a7c15ULL));
-		out[m++] = hi[j].i;
-	}
-	*nd = m;
-	return alt_mix64(h ^ ((uint64_t)m << 32) ^ 0xc2b2ae3d27d4eb4fULL);
-}
-
-/* Node hashes and the CSR of distinct children (sorted by hash); entry n of
- * the CSR lists the distinct root representatives. Returns the shape hash,
- * 0 if the DAG does not fit the workspace. */
-static uint64_t
-compute(struct alt_shape_ws *ws, const struct alt_dag *d, const struct alt_intern *in)
-{
-	uint32_t n = d->nodes, t, j, k, nd, pos;
-
-	ws->d = d;
-	ws->in = in;
-	if (n > ws->max_nodes)
-		return 0;
-	/* distinct-children lists are laid out in reverse topo order of their
-	 * owners; doff[v] is the start, the length is kept in len[] for now */
-	pos = 0;
-	for (t = d->n_topo; t-- > 0;) {
-		uint32_t v = d->topo[t];
-		k = 0;
-		for (j = d->child_off[v]; j < d->child_off[v + 1]; j++) {
-			uint32_t c = d->child[j];
-			if (d->level[c] == 0)
-				continue;
-			ws->hi[k].h = ws->nh[c];
-			ws->hi[k].i = c;
-			k++;
-		}
-		ws->nh[v] = combine(label_hash(d, in, v), ws->hi, k, ws->hi_tmp, ws->dch + pos, &nd);
-		ws->doff[v] = pos;
-		ws->dcnt[v] = nd;
-		pos += nd;
-	}
-	k = 0;
-	for (t = 0; t < d->n_topo; t++) {
-		uint32_t v = d->topo[t];
-		if (n_present_parents(d, v) != 0)
-			break;
-		ws->hi[k].h = ws->nh[v];
-		ws->hi[k].i = v;
-		k++;
-	}
-	uint64_t shape = combine(0x6a09e667f3bcc909ULL, ws->hi, k, ws->hi_tmp, ws->dch + pos, &nd);
-	ws->doff[n] = pos;
-	ws->doff[n + 1] = pos + nd;
-	return shape;
-}
-
-/* Shape hash of a built DAG (see the header); labels come from the intern
- * table via alt_intern_hash only. Returns 0 (not a valid shape in
- * practice) if the DAG has more nodes than the workspace. */
-uint64_t
-alt_shape_hash(struct alt_shape_ws *ws, const struct alt_dag *d, const struct alt_intern *in)
-{
-	if (ws == NULL || d == NULL || in == NULL)
-		return 0;
-	return compute(ws, d, in);
-}
-
-/* ---- text ---- */
-
 /* Distinct children of v (v == nodes: the roots): start and count. */
 static inline uint32_t
 dkids(const struct alt_shape_ws *ws, uint32_t v, uint32_t *cnt)
 {
-	if (v == ws->d->nodes) {
-		*cnt = ws->doff[v + 1] - ws->doff[v];
-		return ws->doff[v];
-	}
-	*cnt = ws->dcnt[v];
-	return ws->doff[v];
+	*cnt = ws->node[v].cnt;
+	return ws->node[v].off;
 }
 
 static inline bool
@@ -476,8 +756,8 @@ text_cmp(struct alt_shape_ws *ws, uint32_t x, uint32_t y)
 		if (ca < 0)
 			break;
 	}
-	if (ws->nh[x] != ws->nh[y])
-		return ws->nh[x] < ws->nh[y] ? -1 : 1;
+	if (ws->node[x].h != ws->node[y].h)
+		return ws->node[x].h < ws->node[y].h ? -1 : 1;
 	return 0;
 }
 

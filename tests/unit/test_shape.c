@@ -473,6 +473,462 @@ test_hash_text_consistent(void)
 	CU_ASSERT(same > 0);
 }
 
+/* ---- reference implementation (differential test) ----
+ * A verbatim copy of the straightforward shape hash as first written
+ * (lib/shape/shape.c before the label cache and the small-k fast paths):
+ *   label(v) = mix(mix(mix(H(service) ^ C0) ^ H(operation)) ^ bits ^ C1)
+ *   h(v)     = combine(label(v), sorted distinct h(c) over non-cycle children)
+ *   shape    = combine(seed, sorted distinct h(r) over nodes without present
+ *              parents)
+ * The library must return exactly these values: they are a documented,
+ * published output. */
+
+struct ref_hi {
+	uint64_t h;
+	uint32_t i;
+};
+
+static void
+ref_sort_hi(struct ref_hi *a, uint32_t n, struct ref_hi *tmp)
+{
+	uint32_t i, j, w;
+
+#define REF_HI_LT(x, y) ((x).h < (y).h || ((x).h == (y).h && (x).i < (y).i))
+	for (i = 0; i < n; i += 8) {
+		uint32_t e = i + 8 < n ? i + 8 : n;
+		for (uint32_t k = i + 1; k < e; k++) {
+			struct ref_hi x = a[k];
+			for (j = k; j > i && REF_HI_LT(x, a[j - 1]); j--)
+				a[j] = a[j - 1];
+			a[j] = x;
+		}
+	}
+	struct ref_hi *src = a, *dst = tmp;
+	for (w = 8; w < n; w *= 2) {
+		for (i = 0; i < n; i += 2 * w) {
+			uint32_t m = i + w < n ? i + w : n;
+			uint32_t e = m + w < n ? m + w : n;
+			uint32_t p = i, q = m, o = i;
+			while (p < m && q < e)
+				dst[o++] = REF_HI_LT(src[q], src[p]) ? src[q++] : src[p++];
+			while (p < m)
+				dst[o++] = src[p++];
+			while (q < e)
+				dst[o++] = src[q++];
+		}
+		struct ref_hi *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, (size_t)n * sizeof(*a));
+#undef REF_HI_LT
+}
+
+static uint64_t
+ref_label_hash(const struct alt_dag *d, const struct alt_intern *in, uint32_t v)
+{
+	const struct alt_node *n = d->v[v];
+	uint32_t np = d->par_off[v + 1] - d->par_off[v];
+	uint64_t bits = (uint64_t)(n->kind == ALT_KIND_EVENT ? 1 : 0) | (uint64_t)(d->missing[v] ? 2 : 0) |
+			(uint64_t)(np >= 2 ? 2 : 1) << 8;
+	uint64_t h = alt_mix64(alt_intern_hash(in, n->service_id) ^ 0x5bd1e9955bd1e995ULL);
+
+	h = alt_mix64(h ^ alt_intern_hash(in, n->operation_id));
+	return alt_mix64(h ^ bits ^ 0x27d4eb2f165667c5ULL);
+}
+
+static uint64_t
+ref_combine(uint64_t seed, struct ref_hi *hi, uint32_t k, struct ref_hi *tmp)
+{
+	uint64_t h = seed;
+	uint32_t m = 0;
+
+	if (k > 1)
+		ref_sort_hi(hi, k, tmp);
+	for (uint32_t j = 0; j < k; j++) {
+		if (j > 0 && hi[j].h == hi[j - 1].h)
+			continue;
+		h = alt_mix64(h ^ alt_mix64(hi[j].h + 0x9e3779b97f4a7c15ULL));
+		m++;
+	}
+	return alt_mix64(h ^ ((uint64_t)m << 32) ^ 0xc2b2ae3d27d4eb4fULL);
+}
+
+/* Node hashes into nh[] (cycle nodes untouched); returns the shape hash. */
+static uint64_t
+ref_shape_hash(const struct alt_dag *d, const struct alt_intern *in, uint64_t *nh)
+{
+	struct ref_hi *hi = malloc(((size_t)d->nodes + 1) * sizeof(*hi));
+	struct ref_hi *tmp = malloc(((size_t)d->nodes + 1) * sizeof(*tmp));
+	uint32_t t, j, k;
+
+	for (t = d->n_topo; t-- > 0;) {
+		uint32_t v = d->topo[t];
+		k = 0;
+		for (j = d->child_off[v]; j < d->child_off[v + 1]; j++) {
+			uint32_t c = d->child[j];
+			if (d->level[c] == 0)
+				continue;
+			hi[k].h = nh[c];
+			hi[k].i = c;
+			k++;
+		}
+		nh[v] = ref_combine(ref_label_hash(d, in, v), hi, k, tmp);
+	}
+	k = 0;
+	for (t = 0; t < d->n_topo; t++) {
+		uint32_t v = d->topo[t];
+		if (d->par_off[v + 1] != d->par_off[v])
+			break;
+		hi[k].h = nh[v];
+		hi[k].i = v;
+		k++;
+	}
+	uint64_t shape = ref_combine(0x6a09e667f3bcc909ULL, hi, k, tmp);
+	free(hi);
+	free(tmp);
+	return shape;
+}
+
+/* Reference canonical text, straight from the grammar in alt_shape.h: the
+ * unfolding with children sorted by their text (strcmp) and duplicates
+ * collapsed. Recursive, exponential on stacked diamonds: only for small
+ * acyclic-part DAGs. Returns a malloc'd string or NULL if longer than lim. */
+static void
+ref_esc(char **o, const char *s, uint32_t len, bool service)
+{
+	for (uint32_t i = 0; i < len; i++) {
+		char b = s[i];
+		bool e = strchr("\\(),;/^", b) != NULL && b != '\0';
+		if (service && i == 0 && (b == '?' || b == '@'))
+			e = true;
+		if (e)
+			*(*o)++ = '\\';
+		*(*o)++ = b;
+	}
+}
+
+static int
+ref_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *
+ref_list_text(char **kids, uint32_t k, char sep)
+{
+	size_t tot = 1;
+	uint32_t m = 0;
+	qsort(kids, k, sizeof(*kids), ref_strcmp);
+	for (uint32_t j = 0; j < k; j++)
+		tot += strlen(kids[j]) + 1;
+	char *r = malloc(tot), *o = r;
+	for (uint32_t j = 0; j < k; j++) {
+		if (j > 0 && strcmp(kids[j], kids[j - 1]) == 0)
+			continue;
+		if (m++ > 0)
+			*o++ = sep;
+		size_t l = strlen(kids[j]);
+		memcpy(o, kids[j], l);
+		o += l;
+	}
+	*o = '\0';
+	return r;
+}
+
+static char *
+ref_node_text(const struct alt_dag *d, const struct alt_intern *in, uint32_t v)
+{
+	const struct alt_node *n = d->v[v];
+	uint32_t sl, ol, k = 0;
+	const char *s = alt_intern_str(in, n->service_id, &sl);
+	const char *op = alt_intern_str(in, n->operation_id, &ol);
+	char **kids = malloc(((size_t)(d->child_off[v + 1] - d->child_off[v]) + 1) * sizeof(*kids));
+
+	for (uint32_t j = d->child_off[v]; j < d->child_off[v + 1]; j++)
+		if (d->level[d->child[j]] != 0)
+			kids[k++] = ref_node_text(d, in, d->child[j]);
+	char *list = ref_list_text(kids, k, ',');
+	char *r = malloc(2 * (sl + ol) + strlen(list) + 8), *o = r;
+	if (d->missing[v])
+		*o++ = '?';
+	if (n->kind == ALT_KIND_EVENT)
+		*o++ = '@';
+	ref_esc(&o, s, sl, true);
+	*o++ = '/';
+	ref_esc(&o, op, ol, false);
+	if (d->par_off[v + 1] - d->par_off[v] >= 2)
+		*o++ = '^';
+	if (k > 0)
+		o += sprintf(o, "(%s)", list);
+	*o = '\0';
+	for (uint32_t j = 0; j < k; j++)
+		free(kids[j]);
+	free(kids);
+	free(list);
+	return r;
+}
+
+static char *
+ref_shape_text(const struct alt_dag *d, const struct alt_intern *in)
+{
+	char **kids = malloc(((size_t)d->nodes + 1) * sizeof(*kids));
+	uint32_t k = 0;
+	for (uint32_t t = 0; t < d->n_topo; t++) {
+		uint32_t v = d->topo[t];
+		if (d->par_off[v + 1] != d->par_off[v])
+			break;
+		kids[k++] = ref_node_text(d, in, v);
+	}
+	char *r = ref_list_text(kids, k, ';');
+	for (uint32_t j = 0; j < k; j++)
+		free(kids[j]);
+	free(kids);
+	return r;
+}
+
+/* Random DAG for the differential test. Mixes: random trees (deep and
+ * bushy), wide fan-outs of one identical subtree (beyond any small-k fast
+ * path), wide distinct fan-outs, joins, missing parents, cycles (two-node,
+ * self and behind), point events, big label alphabets (more labels than
+ * any label cache) and intern ids past the table (they read as
+ * "<overflow>"). Returns 1 if the DAG may have an exponential unfolding. */
+static const char *const diff_words[] = { "a", "b", "c", "db", "get", "/x", "?q", "@e", "a(b", "" };
+
+static void
+diff_label(char *buf, unsigned alphabet)
+{
+	unsigned r = (unsigned)(rnd() % alphabet);
+	if (r < 10)
+		strcpy(buf, diff_words[r]);
+	else
+		sprintf(buf, "w%u", r);
+}
+
+static uint64_t
+diff_node(struct tb *t, unsigned alphabet, unsigned np, const uint64_t *par)
+{
+	char s[16], o[16];
+	diff_label(s, alphabet);
+	diff_label(o, alphabet);
+	uint64_t id = tb_node(t, s, o, rnd() % 7 == 0 ? ALT_KIND_EVENT : ALT_KIND_SPAN, np, par);
+	if (rnd() % 97 == 0)    /* id past the table: "<overflow>" */
+		t->v[t->n - 1].service_id = 0x7fffffu + (uint32_t)(rnd() % 5);
+	return id;
+}
+
+/* Subtree template replicated under parent: same labels, fresh IDs. */
+static void
+diff_fan(struct tb *t, uint64_t parent, unsigned copies, unsigned alphabet)
+{
+	char lab[6][2][16];
+	unsigned sz = 1 + (unsigned)(rnd() % 6), kind[6], par[6];
+	for (unsigned i = 0; i < sz; i++) {
+		diff_label(lab[i][0], alphabet);
+		diff_label(lab[i][1], alphabet);
+		kind[i] = rnd() % 5 == 0 ? ALT_KIND_EVENT : ALT_KIND_SPAN;
+		par[i] = i == 0 ? 0 : (unsigned)(rnd() % i);
+	}
+	for (unsigned c = 0; c < copies && t->n + sz < MAXN; c++) {
+		uint64_t ids[6];
+		for (unsigned i = 0; i < sz; i++) {
+			uint64_t p = i == 0 ? parent : ids[par[i]];
+			ids[i] = tb_node(t, lab[i][0], lab[i][1], (uint8_t)kind[i], 1, &p);
+		}
+	}
+}
+
+static void
+diff_dag(struct tb *t)
+{
+	static uint64_t ids[MAXN];
+	unsigned r = (unsigned)(rnd() % 100);
+	uint32_t n = r < 80 ? 1 + (uint32_t)(rnd() % 60) : r < 95 ? 1 + (uint32_t)(rnd() % 400) :
+		     1 + (uint32_t)(rnd() % (MAXN / 2));
+	unsigned alphabet = rnd() % 3 == 0 ? 4 : rnd() % 2 ? 12 : 3000;
+	unsigned p_join = (unsigned)(rnd() % 4), p_miss = (unsigned)(rnd() % 3);
+	unsigned p_fan = (unsigned)(rnd() % 3), recent = 1 + (unsigned)(rnd() % 8);
+
+	for (uint32_t i = 0; i < n && t->n < MAXN - 200; i++) {
+		uint64_t p[3];
+		unsigned np = 0;
+		if (t->n > 0 && rnd() % 12 != 0) {
+			/* mostly recent parents: deep trees; else any: bushy */
+			uint32_t back = rnd() % 2 ? 1 + (uint32_t)(rnd() % recent) : 1 + (uint32_t)(rnd() % t->n);
+			p[np++] = ids[t->n - (back <= t->n ? back : t->n)];
+		}
+		if (t->n > 1 && rnd() % 10 < p_join) {
+			uint64_t q = ids[rnd() % t->n];
+			if (np == 0 || q != p[0])
+				p[np++] = q;
+		}
+		if (rnd() % 20 < p_miss)
+			p[np++] = 0xfff000000000ULL + rnd() % 4;        /* missing */
+		ids[t->n] = diff_node(t, alphabet, np, p);
+		if (rnd() % 40 < p_fan) {
+			uint64_t par = ids[t->n - 1];
+			unsigned copies = rnd() % 4 == 0 ? 30 + (unsigned)(rnd() % 60) : 2 + (unsigned)(rnd() % 12);
+			uint32_t before = t->n;
+			diff_fan(t, par, copies, alphabet);
+			for (uint32_t j = before; j < t->n; j++)
+				ids[j] = t->v[j].node_id;
+		}
+	}
+	if (rnd() % 8 == 0 && t->n > 0) {
+		/* wide distinct fan-out */
+		uint64_t par = ids[rnd() % t->n];
+		unsigned w = 20 + (unsigned)(rnd() % 60);
+		for (unsigned j = 0; j < w && t->n < MAXN; j++) {
+			ids[t->n] = diff_node(t, 3000, 1, &par);
+		}
+	}
+	if (rnd() % 6 == 0 && t->n > 2) {
+		/* a cycle: some node gets a later node as its parent */
+		uint32_t a = (uint32_t)(rnd() % (t->n - 1));
+		uint32_t b = a + 1 + (uint32_t)(rnd() % (t->n - a - 1));
+		struct alt_node *x = &t->v[a];
+		if (x->parent_count == 0) {
+			x->parent_count = 1;
+			x->parent0 = t->v[b].node_id;
+		} else {
+			x->parent0 = t->v[b].node_id;
+		}
+		if (x->parent_count >= 2 && x->more->ids[0] == x->parent0)
+			x->parent_count = 1;
+	}
+	if (rnd() % 10 == 0 && t->n < MAXN) {
+		/* self loop */
+		uint64_t self = t->next_id;
+		tb_node(t, "s", "self", ALT_KIND_SPAN, 1, &self);
+	}
+}
+
+static void
+test_differential(void)
+{
+	enum { ROUNDS = 6000 };
+	size_t isz = alt_intern_memsize(1024, 65536);
+	void *imem = malloc(isz);
+	struct alt_intern *saved = g_in;
+	uint64_t *nh = malloc(MAXN * sizeof(*nh));
+	unsigned texts = 0, cyc = 0, big = 0;
+
+	/* a table of its own (the big alphabets overflow it), re-initialised
+	 * in place now and then so that the same ids name other strings */
+	g_in = alt_intern_init(imem, 1024, 65536);
+	for (int round = 0; round < ROUNDS; round++) {
+		struct tb t;
+		if (round % 1500 == 1499) {
+			g_in = alt_intern_init(imem, 1024, 65536);
+			/* shift the ids: the same strings get other ids */
+			for (unsigned j = 0; j < (unsigned)round % 7; j++) {
+				char w[8];
+				sprintf(w, "pad%u", j);
+				istr(w);
+			}
+		}
+		tb_init(&t, 1 + rnd() % 1000);
+		diff_dag(&t);
+		const struct alt_dag *d = tb_build(&t);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+		uint64_t want = ref_shape_hash(d, g_in, nh);
+		uint64_t got = alt_shape_hash(g_sws, d, g_in);
+		CU_ASSERT_EQUAL(got, want);
+		if (got != want)
+			printf("\n    differential: round %d, %u nodes: %016llx != %016llx\n", round, d->nodes,
+			       (unsigned long long)got, (unsigned long long)want);
+		cyc += d->cycle_nodes > 0;
+		big += d->nodes > 400;
+		/* the text goes through the same CSR of distinct children */
+		if (d->nodes <= 80 && d->joins <= 3) {
+			char *rt = ref_shape_text(d, g_in);
+			size_t len = alt_shape_text(g_sws, d, g_in, g_txt, sizeof(g_txt));
+			CU_ASSERT_EQUAL(len, strlen(rt));
+			if (strlen(rt) < sizeof(g_txt)) {
+				CU_ASSERT_STRING_EQUAL(g_txt, rt);
+				texts++;
+			}
+			free(rt);
+			/* and the hash is unchanged by a text call in between */
+			CU_ASSERT_EQUAL(alt_shape_hash(g_sws, d, g_in), want);
+		}
+		tb_free(&t);
+	}
+	printf("\n    differential: %d DAGs (%u with cycles, %u big), %u texts checked\n", ROUNDS, cyc, big,
+	       texts);
+	CU_ASSERT(cyc > 100);
+	CU_ASSERT(big > 10);
+	g_in = saved;
+	free(nh);
+	free(imem);
+}
+
+/* The label slots remember, per label, the hash with one child and with a
+ * set of children: hash a few variants of one parent label in every order
+ * (same set, same set with repeats, a subset, a superset, the set with one
+ * child changed below, more distinct children than a slot keeps, a cycle
+ * child) and compare each with the reference. */
+static void
+memo_variant(struct tb *t, unsigned which)
+{
+	static const char *kids[] = { "a", "b", "c", "d", "e", "f", "g", "h", "i", "j" };
+	static const unsigned sets[][12] = {
+		{ 2, 0, 1 },                    /* count, then the kids */
+		{ 4, 1, 0, 0, 1 },
+		{ 3, 0, 1, 2 },
+		{ 1, 0 },
+		{ 5, 0, 0, 0, 0, 0 },
+		{ 2, 1, 2 },
+		{ 10, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 },
+		{ 9, 9, 8, 7, 6, 5, 4, 3, 2, 1 },
+		{ 3, 2, 1, 0 },
+	};
+	enum { NSETS = sizeof(sets) / sizeof(sets[0]) };
+	unsigned v = which % (NSETS + 2);
+	uint64_t r = tb_span(t, "p", "x", 0);
+
+	if (v < NSETS) {
+		for (unsigned i = 1; i <= sets[v][0]; i++)
+			tb_span(t, "k", kids[sets[v][i]], r);
+	} else if (v == NSETS) {
+		/* kids a, b where b has a child of its own */
+		tb_span(t, "k", "a", r);
+		tb_span(t, "k", "a", tb_span(t, "k", "b", r));
+	} else {
+		/* a, b and a two-node cycle hanging off p */
+		tb_span(t, "k", "a", r);
+		tb_span(t, "k", "b", r);
+		struct alt_node *x = &t->v[t->n];
+		uint64_t p[2] = { r, 0 };
+		uint64_t xid = tb_node(t, "k", "c", ALT_KIND_SPAN, 2, p);
+		x->more->ids[0] = tb_span(t, "k", "d", xid);
+	}
+	if (which >= NSETS + 2)         /* a second copy of the parent */
+		tb_span(t, "p", "x", 0);
+}
+
+static void
+test_memo_orders(void)
+{
+	uint64_t *nh = malloc(MAXN * sizeof(*nh));
+
+	for (int round = 0; round < 3000; round++) {
+		struct tb t;
+		tb_init(&t, 1 + rnd() % 1000);
+		memo_variant(&t, (unsigned)(rnd() % 22));
+		const struct alt_dag *d = tb_build(&t);
+		uint64_t want = ref_shape_hash(d, g_in, nh);
+		CU_ASSERT_EQUAL(alt_shape_hash(g_sws, d, g_in), want);
+		char *rt = ref_shape_text(d, g_in);
+		alt_shape_text(g_sws, d, g_in, g_txt, sizeof(g_txt));
+		CU_ASSERT_STRING_EQUAL(g_txt, rt);
+		free(rt);
+		tb_free(&t);
+	}
+	free(nh);
+}
+
 static void
 test_speed(void)
 {
@@ -534,6 +990,8 @@ main(void)
 	CU_add_test(s, "diamond_stack", test_diamond_stack);
 	CU_add_test(s, "cycle_ignored", test_cycle_ignored);
 	CU_add_test(s, "hash_text_consistent", test_hash_text_consistent);
+	CU_add_test(s, "differential", test_differential);
+	CU_add_test(s, "memo_orders", test_memo_orders);
 	CU_add_test(s, "speed", test_speed);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
