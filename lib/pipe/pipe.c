@@ -360,11 +360,13 @@ trace_flags(const struct alt_trace *t, const struct alt_dag *d)
 	return f;
 }
 
-static void
+/* Per-trace statistics. The nodes go to alt_stats in one call, by intern
+ * id: it fetches names only for ops and pairs it has not seen (see
+ * alt_stats_add_nodes). noinline: keeps it measurable on its own. */
+static __attribute__((noinline)) void
 account_stats(struct alt_pipe *p, const struct alt_dag *d, uint64_t shape)
 {
 	struct alt_stats *st = p->cur;
-	const struct alt_intern *in = p->intern;
 
 	if (st == NULL)
 		return;
@@ -372,25 +374,7 @@ account_stats(struct alt_pipe *p, const struct alt_dag *d, uint64_t shape)
 	if (d == NULL)
 		return;
 	alt_stats_add_trace(st, shape, d->duration_ns);
-	for (uint32_t i = 0; i < d->nodes; i++) {
-		const struct alt_node *n = d->v[i];
-		uint32_t sl, ol;
-		const char *s = alt_intern_str(in, n->service_id, &sl);
-		const char *o = alt_intern_str(in, n->operation_id, &ol);
-
-		if (n->kind == ALT_KIND_SPAN)
-			alt_stats_add_span(st, s, sl, alt_intern_hash(in, n->service_id), o, ol,
-					   alt_intern_hash(in, n->operation_id), n->duration_ns);
-		for (uint32_t e = d->par_off[i]; e < d->par_off[i + 1]; e++) {
-			const struct alt_node *pn = d->v[d->par[e]];
-			if (pn->service_id == n->service_id)
-				continue;
-			uint32_t pl;
-			const char *ps = alt_intern_str(in, pn->service_id, &pl);
-			alt_stats_add_pair(st, ps, pl, alt_intern_hash(in, pn->service_id), s, sl,
-					   alt_intern_hash(in, n->service_id));
-		}
-	}
+	alt_stats_add_nodes(st, p->intern, d->v, d->nodes, d->par_off, d->par);
 }
 
 /* Analyse closed traces in batches, software-pipelined: the nodes of the

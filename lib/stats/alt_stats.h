@@ -101,6 +101,21 @@ void alt_stats_add_trace(struct alt_stats *st, uint64_t shape, uint64_t duration
 void alt_stats_add_pair(struct alt_stats *st, const char *caller, uint32_t caller_len, uint64_t caller_hash,
 			const char *callee, uint32_t callee_len, uint64_t callee_hash);
 
+/* What a closed trace's nodes add, for callers whose names are ids of an
+ * alt_intern table (the pipeline): for i = 0 .. n-1 in order, node v[i]'s
+ * alt_stats_add_span (if its kind is ALT_KIND_SPAN), then one
+ * alt_stats_add_pair(parent's service, its service) per parent v[par[j]],
+ * j in [par_off[i], par_off[i + 1]) (CSR: n + 1 nondecreasing offsets).
+ * The result is exactly that of those calls with the ids' strings and
+ * hashes. Faster: the object caches, per pair of ids, the op and the top-k
+ * counter they landed in, so a repeated span or pair fetches no string or
+ * hash; the cache is emptied by reset and whenever another table is passed
+ * (tables are told apart by address). Within one table an id must always
+ * name the same string (alt_intern never reuses ids). The cache adds at
+ * most 64 * max_ops + 384 * topk bytes to memsize. */
+void alt_stats_add_nodes(struct alt_stats *st, const struct alt_intern *in, struct alt_node *const *v,
+			 uint32_t n, const uint32_t *par_off, const uint32_t *par);
+
 /* dst += src (histograms, shape counts, top-k per the Space-Saving merge, counters, drops). */
 void alt_stats_merge(struct alt_stats *dst, const struct alt_stats *src);
 

@@ -19,14 +19,20 @@
  * starting at (e - 5) * 64, which is the documented formula
  * (e - 5) * 64 + ((v >> (e - 6)) & 63). The largest value lands in
  * 57 * 64 + 127 = ALT_HIST_BUCKETS - 1. No branch on the value. */
-unsigned
-alt_hist_bucket(uint64_t v)
+static inline unsigned
+hist_bucket(uint64_t v)
 {
 	int e = 63 - __builtin_clzll(v | 1);
 	int s = e - ALT_HIST_SUB_BITS;
 
 	s = s < 0 ? 0 : s;
 	return ((unsigned)s << ALT_HIST_SUB_BITS) + (unsigned)(v >> s);
+}
+
+unsigned
+alt_hist_bucket(uint64_t v)
+{
+	return hist_bucket(v);
 }
 
 /* Lowest value and width of bucket b (b < ALT_HIST_BUCKETS). */
@@ -81,24 +87,38 @@ hist_clear_used(struct alt_hist *h)
 	h->hi_bucket = 0;
 }
 
-/* Add one value. O(1); min/max/lo/hi are updated with selects (the empty
- * state, all zero, is handled without a data-dependent branch). Bucket
- * counts are 32-bit: 4G values in one bucket per epoch would wrap. */
-void
-alt_hist_add(struct alt_hist *h, uint64_t v)
+/* Add one value. O(1). lo_bucket and hi_bucket are always the buckets of
+ * min and max (the bucket is monotone in the value, and add and merge keep
+ * that), so they change exactly when min or max does: two well-predicted
+ * branches instead of four selects. The empty state (all zero) takes the
+ * first branch through mn = UINT64_MAX (v <= mn, so even UINT64_MAX is
+ * stored); an empty histogram's max 0 and hi 0 = bucket(0) stay right for
+ * v = 0. Bucket counts are 32-bit: 4G values in one bucket per epoch would
+ * wrap. Inline here, for the per-span paths below. */
+static inline void
+hist_add(struct alt_hist *h, uint64_t v)
 {
-	unsigned b = alt_hist_bucket(v);
+	unsigned b = hist_bucket(v);
 	uint64_t c = h->count;
 	uint64_t mn = c ? h->min : UINT64_MAX;
-	uint32_t lo = c ? h->lo_bucket : UINT32_MAX;
 
 	h->b[b]++;
 	h->count = c + 1;
 	h->sum += v;
-	h->min = v < mn ? v : mn;
-	h->max = v > h->max ? v : h->max;
-	h->lo_bucket = b < lo ? b : lo;
-	h->hi_bucket = b > h->hi_bucket ? b : h->hi_bucket;
+	if (v <= mn) {
+		h->min = v;
+		h->lo_bucket = b;
+	}
+	if (v > h->max) {
+		h->max = v;
+		h->hi_bucket = b;
+	}
+}
+
+void
+alt_hist_add(struct alt_hist *h, uint64_t v)
+{
+	hist_add(h, v);
 }
 
 /* dst += src: touches only src's [lo_bucket, hi_bucket]. The result equals
@@ -213,6 +233,25 @@ struct stats_str {
 	uint32_t pad;
 };
 
+/* Id caches of the alt_intern front end (alt_stats_add_nodes): keyed by
+ * the caller's pair of ids, linear probing; an entry is live while its gen
+ * equals its cache's (entries of the zeroed block, gen 0, never are), so a
+ * new generation empties a cache in O(1). They only remember where an
+ * earlier span or pair with the same ids landed; the tables stay keyed by
+ * string hashes. */
+struct id_op_ent {
+	uint64_t ids;           /* svc id << 32 | op id */
+	uint32_t gen;
+	uint32_t idx;           /* its op */
+};
+
+struct id_pair_ent {
+	uint64_t ids;           /* caller id << 32 | callee id */
+	uint64_t key;           /* pair_key of their hashes */
+	uint32_t gen;
+	uint32_t c;             /* counter that held key when last seen (a hint) */
+};
+
 struct stats_drop {
 	char name[STATS_DROP_NAME];
 	uint64_t count;
@@ -256,6 +295,14 @@ struct alt_stats {
 	uint32_t *tk_tab;               /* key index: counter + 1, 0 empty */
 	struct tk_cand *tk_scratch;
 
+	/* alt_intern front end */
+	const struct alt_intern *id_ns; /* the table the cached ids belong to */
+	uint32_t id_op_gen, id_pair_gen;        /* current generations, never 0 */
+	uint32_t id_op_used, id_pair_used;      /* live entries */
+	uint32_t id_op_mask, id_pair_mask;
+	struct id_op_ent *id_ops;
+	struct id_pair_ent *id_pairs;
+
 	struct stats_drop drops[STATS_MAX_DROPS];
 };
 
@@ -293,6 +340,10 @@ stats_layout(const struct alt_stats_params *p, struct alt_stats *st, uint8_t *ba
 	uint32_t shape_slots = pow2_at_least(2 * p->max_shapes);
 	uint32_t str_slots = pow2_at_least(2 * p->max_strings);
 	uint32_t tk_slots = pow2_at_least(2 * p->topk);
+	/* id caches: ops that can be cached are at most max_ops, pairs are not
+	 * bounded (a full cache starts over): at least half of each stays free */
+	uint32_t id_op_slots = pow2_at_least(p->max_ops < 8192 ? 2 * p->max_ops : 16384);
+	uint32_t id_pair_slots = pow2_at_least(p->topk < 512 ? 8 * p->topk : 4096);
 	size_t off = align_up(sizeof(struct alt_stats));
 
 #define STATS_REGION(field, type, n) do { \
@@ -316,6 +367,8 @@ stats_layout(const struct alt_stats_params *p, struct alt_stats *st, uint8_t *ba
 	STATS_REGION(tk_hpos, uint32_t *, 4u * p->topk);
 	STATS_REGION(tk_tab, uint32_t *, 4u * tk_slots);
 	STATS_REGION(tk_scratch, struct tk_cand *, sizeof(struct tk_cand) * p->topk);
+	STATS_REGION(id_ops, struct id_op_ent *, sizeof(struct id_op_ent) * id_op_slots);
+	STATS_REGION(id_pairs, struct id_pair_ent *, sizeof(struct id_pair_ent) * id_pair_slots);
 #undef STATS_REGION
 
 	if (st != NULL) {
@@ -323,6 +376,8 @@ stats_layout(const struct alt_stats_params *p, struct alt_stats *st, uint8_t *ba
 		st->shape_mask = shape_slots - 1;
 		st->str_mask = str_slots - 1;
 		st->tk_mask = tk_slots - 1;
+		st->id_op_mask = id_op_slots - 1;
+		st->id_pair_mask = id_pair_slots - 1;
 	}
 	return off;
 }
@@ -377,6 +432,8 @@ alt_stats_init(void *mem, const struct alt_stats_params *p)
 	st->p = *p;
 	stats_layout(p, st, mem);
 	st->n_str = 1;          /* id 0: the empty string */
+	st->id_op_gen = 1;
+	st->id_pair_gen = 1;
 	return st;
 }
 
@@ -455,6 +512,35 @@ alt_stats_str(const struct alt_stats *st, uint32_t id)
 
 /* ---- reset ---- */
 
+/* Empty an id cache: a new generation (O(1)); on the rare wrap to 0 it
+ * is cleared for real so that no old entry comes back to life. */
+static void
+id_ops_flush(struct alt_stats *st)
+{
+	st->id_op_used = 0;
+	if (alt_unlikely(++st->id_op_gen == 0)) {
+		memset(st->id_ops, 0, sizeof(st->id_ops[0]) * ((size_t)st->id_op_mask + 1));
+		st->id_op_gen = 1;
+	}
+}
+
+static void
+id_pairs_flush(struct alt_stats *st)
+{
+	st->id_pair_used = 0;
+	if (alt_unlikely(++st->id_pair_gen == 0)) {
+		memset(st->id_pairs, 0, sizeof(st->id_pairs[0]) * ((size_t)st->id_pair_mask + 1));
+		st->id_pair_gen = 1;
+	}
+}
+
+static void
+id_cache_flush(struct alt_stats *st)
+{
+	id_ops_flush(st);
+	id_pairs_flush(st);
+}
+
 static void
 topk_clear(struct alt_stats *st)
 {
@@ -498,6 +584,7 @@ alt_stats_reset(struct alt_stats *st, uint64_t epoch)
 	memset(st->drops, 0, sizeof(st->drops[0]) * st->n_drops);
 	st->n_drops = 0;
 	memset(&st->c, 0, sizeof(st->c));
+	id_cache_flush(st);     /* the ops and counters they point at are gone */
 	st->epoch = epoch;
 }
 
@@ -587,6 +674,48 @@ op_hash(uint64_t sh, uint64_t oh)
 	return alt_mix64(sh ^ alt_mix64(oh ^ 0x2545f4914f6cdd1dULL));
 }
 
+/* Index of the op keyed (sh, oh), or UINT32_MAX with *slot set to the empty
+ * index slot where it would go. */
+static inline uint32_t
+op_find(const struct alt_stats *st, uint64_t sh, uint64_t oh, uint32_t *slot)
+{
+	uint32_t i = (uint32_t)op_hash(sh, oh) & st->op_mask;
+
+	for (;; i = (i + 1) & st->op_mask) {
+		const struct op_slot *s = &st->op_tab[i];
+
+		if (s->idx1 == 0)
+			break;
+		if (s->sh == sh && s->oh == oh)
+			return s->idx1 - 1;
+	}
+	*slot = i;
+	return UINT32_MAX;
+}
+
+/* New op (sh, oh) at empty index slot `slot` with the given string ids;
+ * UINT32_MAX when a string did not fit (str_get counted it). */
+static uint32_t
+op_insert(struct alt_stats *st, uint64_t sh, uint64_t oh, uint32_t slot, uint32_t sid, uint32_t oid)
+{
+	struct op_slot *s = &st->op_tab[slot];
+
+	if (sid == UINT32_MAX || oid == UINT32_MAX)
+		return UINT32_MAX;
+	uint32_t idx = st->n_ops++;
+	struct alt_stats_op *o = &st->ops[idx];
+
+	o->service = sid;
+	o->operation = oid;
+	st->op_keys[idx][0] = sh;
+	st->op_keys[idx][1] = oh;
+	st->op_pos[idx] = slot;
+	s->sh = sh;
+	s->oh = oh;
+	s->idx1 = idx + 1;
+	return idx;
+}
+
 /* The op keyed (sh, oh), created with the given strings if absent; NULL when
  * a table is full (counted). Identity is the pair of string hashes. */
 static struct alt_stats_op *
@@ -594,16 +723,10 @@ op_get(struct alt_stats *st, uint64_t sh, uint64_t oh,
        const char *svc, uint32_t svc_len, const char *op, uint32_t op_len,
        const struct alt_stats *src, uint32_t src_svc, uint32_t src_op, uint64_t n)
 {
-	uint32_t i = (uint32_t)op_hash(sh, oh) & st->op_mask;
-	struct op_slot *s;
+	uint32_t slot = 0, idx = op_find(st, sh, oh, &slot);
 
-	for (;; i = (i + 1) & st->op_mask) {
-		s = &st->op_tab[i];
-		if (s->idx1 == 0)
-			break;
-		if (s->sh == sh && s->oh == oh)
-			return &st->ops[s->idx1 - 1];
-	}
+	if (idx != UINT32_MAX)
+		return &st->ops[idx];
 	if (st->n_ops >= st->p.max_ops) {
 		st->c.ops_overflow += n;
 		return NULL;
@@ -616,20 +739,8 @@ op_get(struct alt_stats *st, uint64_t sh, uint64_t oh,
 		sid = str_get(st, svc, svc_len, sh);
 		oid = str_get(st, op, op_len, oh);
 	}
-	if (sid == UINT32_MAX || oid == UINT32_MAX)
-		return NULL;
-	uint32_t idx = st->n_ops++;
-	struct alt_stats_op *o = &st->ops[idx];
-
-	o->service = sid;
-	o->operation = oid;
-	st->op_keys[idx][0] = sh;
-	st->op_keys[idx][1] = oh;
-	st->op_pos[idx] = i;
-	s->sh = sh;
-	s->oh = oh;
-	s->idx1 = idx + 1;
-	return o;
+	idx = op_insert(st, sh, oh, slot, sid, oid);
+	return idx != UINT32_MAX ? &st->ops[idx] : NULL;
 }
 
 /* Record one span's latency under (svc, op). Hashes must be
@@ -644,7 +755,7 @@ alt_stats_add_span(struct alt_stats *st, const char *svc, uint32_t svc_len, uint
 					NULL, 0, 0, 1);
 
 	if (alt_likely(o != NULL))
-		alt_hist_add(&o->h, duration_ns);
+		hist_add(&o->h, duration_ns);
 }
 
 /* ---- shape table ---- */
@@ -685,7 +796,7 @@ alt_stats_add_trace(struct alt_stats *st, uint64_t shape, uint64_t duration_ns)
 
 	if (alt_likely(s != NULL)) {
 		s->count++;
-		alt_hist_add(&s->h, duration_ns);
+		hist_add(&s->h, duration_ns);
 	}
 }
 
@@ -807,33 +918,39 @@ tk_fill(const struct alt_stats *st)
 	return st->n_tk == st->p.topk ? st->tk[st->tk_heap[0]].count : 0;
 }
 
-/* Count one call caller -> callee (Space-Saving, O(log k): a hit sifts its
- * counter down the min-heap; a miss on a full summary takes over the
- * minimum counter, with error = that minimum). A pair whose caller equals
- * callee is ignored. Names are interned only when a pair takes a counter;
- * a full string table drops the pair (strings_overflow). */
-void
-alt_stats_add_pair(struct alt_stats *st, const char *caller, uint32_t caller_len, uint64_t caller_hash,
-		   const char *callee, uint32_t callee_len, uint64_t callee_hash)
+/* One hit on present counter c: it grows by one and sinks down the
+ * min-heap (tk_sift_down). Most hits leave it in place: the test for that,
+ * tk_sift_down's first step, is done here, inline. */
+static inline void
+tk_hit(struct alt_stats *st, uint32_t c)
 {
-	uint64_t key;
+	uint32_t pos = st->tk_hpos[c], l = 2 * pos + 1, nt = st->n_tk;
+	uint64_t v = ++st->tk[c].count, m;
+
+	if (l >= nt)
+		return;
+	m = st->tk[st->tk_heap[l]].count;
+	if (l + 1 < nt && st->tk[st->tk_heap[l + 1]].count < m)
+		m = st->tk[st->tk_heap[l + 1]].count;
+	if (m < v)
+		tk_sift_down(st, pos);
+}
+
+/* One call caller -> callee whose key is not in the summary: with both
+ * names interned it takes a counter (a free one, else the minimum, with
+ * error = that minimum). Returns the counter, UINT32_MAX when a name did
+ * not fit (strings_overflow). */
+static uint32_t
+tk_insert(struct alt_stats *st, uint64_t key, const char *caller, uint32_t caller_len, uint64_t caller_hash,
+	  const char *callee, uint32_t callee_len, uint64_t callee_hash)
+{
 	uint32_t c, a_id, b_id;
 	struct alt_topk_item *it;
 
-	if (caller_hash == callee_hash && caller_len == callee_len &&
-	    memcmp(caller, callee, caller_len) == 0)
-		return;
-	key = pair_key(caller_hash, callee_hash);
-	c = tk_find(st, key);
-	if (c != UINT32_MAX) {
-		st->tk[c].count++;
-		tk_sift_down(st, st->tk_hpos[c]);
-		return;
-	}
 	a_id = str_get(st, caller, caller_len, caller_hash);
 	b_id = str_get(st, callee, callee_len, callee_hash);
 	if (a_id == UINT32_MAX || b_id == UINT32_MAX)
-		return;
+		return UINT32_MAX;
 	if (st->n_tk < st->p.topk) {
 		c = st->n_tk++;
 		it = &st->tk[c];
@@ -845,7 +962,7 @@ alt_stats_add_pair(struct alt_stats *st, const char *caller, uint32_t caller_len
 		tk_index_put(st, c);
 		tk_heap_set(st, c, c);
 		tk_sift_up(st, c);
-		return;
+		return c;
 	}
 	c = st->tk_heap[0];
 	it = &st->tk[c];
@@ -857,6 +974,31 @@ alt_stats_add_pair(struct alt_stats *st, const char *caller, uint32_t caller_len
 	it->b_id = b_id;
 	tk_index_put(st, c);
 	tk_sift_down(st, 0);
+	return c;
+}
+
+/* Count one call caller -> callee (Space-Saving, O(log k): a hit sifts its
+ * counter down the min-heap; a miss on a full summary takes over the
+ * minimum counter, with error = that minimum). A pair whose caller equals
+ * callee is ignored. Names are interned only when a pair takes a counter;
+ * a full string table drops the pair (strings_overflow). */
+void
+alt_stats_add_pair(struct alt_stats *st, const char *caller, uint32_t caller_len, uint64_t caller_hash,
+		   const char *callee, uint32_t callee_len, uint64_t callee_hash)
+{
+	uint64_t key;
+	uint32_t c;
+
+	if (caller_hash == callee_hash && caller_len == callee_len &&
+	    memcmp(caller, callee, caller_len) == 0)
+		return;
+	key = pair_key(caller_hash, callee_hash);
+	c = tk_find(st, key);
+	if (c != UINT32_MAX) {
+		tk_hit(st, c);
+		return;
+	}
+	tk_insert(st, key, caller, caller_len, caller_hash, callee, callee_len, callee_hash);
 }
 
 static inline bool
@@ -977,6 +1119,229 @@ topk_merge(struct alt_stats *dst, const struct alt_stats *src)
 	dst->n_tk = n;
 	for (i = n / 2; i-- > 0;)
 		tk_sift_down(dst, i);
+}
+
+/* ---- alt_intern front end: a trace's nodes in one call ----
+ * The pipeline holds names as alt_intern ids. Each span and each pair is
+ * looked up by its pair of ids in a small hash cache of this object (struct
+ * id_op_ent, id_pair_ent); a hit goes straight to the op's histogram or
+ * the pair's counter, without fetching the strings or their hashes
+ * (out-of-line calls), hashing the pair of hashes or probing the keyed
+ * tables. A miss resolves the ids (hashes, then the strings only if
+ * something is created), runs the same table code as the string calls, in
+ * the same order, and fills the entry. Entries are dropped by reset (a new
+ * generation) and when another intern table is passed; ops never move
+ * until reset, and a counter index is only a hint, checked against the
+ * pair's key (evictions and merges move keys). Entries are made only for
+ * ids the table has issued: a larger id reads as "<overflow>" now but may
+ * name another string later. A name the string table cannot take, or an op
+ * the op table cannot take, is never cached: such calls take the miss path
+ * every time and count their overflow there, as the string calls do. */
+
+static inline uint32_t
+id_slot(uint64_t ids)
+{
+	/* the high half of the product mixes both ids */
+	return (uint32_t)((ids * 0x9e3779b97f4a7c15ULL) >> 32);
+}
+
+static bool
+id_cacheable(const struct alt_intern *in, uint32_t a, uint32_t b)
+{
+	uint32_t n = alt_intern_count(in);
+
+	return a < n && b < n;
+}
+
+/* Live op cache entry of ids, or NULL with *free_slot at the free slot that
+ * ends its probe. */
+static inline struct id_op_ent *
+id_op_find(const struct alt_stats *st, uint64_t ids, uint32_t *free_slot)
+{
+	uint32_t i = id_slot(ids) & st->id_op_mask, gen = st->id_op_gen;
+
+	for (;; i = (i + 1) & st->id_op_mask) {
+		struct id_op_ent *e = &st->id_ops[i];
+
+		if (e->gen != gen) {
+			*free_slot = i;
+			return NULL;
+		}
+		if (e->ids == ids)
+			return e;
+	}
+}
+
+static inline struct id_pair_ent *
+id_pair_find(const struct alt_stats *st, uint64_t ids, uint32_t *free_slot)
+{
+	uint32_t i = id_slot(ids) & st->id_pair_mask, gen = st->id_pair_gen;
+
+	for (;; i = (i + 1) & st->id_pair_mask) {
+		struct id_pair_ent *e = &st->id_pairs[i];
+
+		if (e->gen != gen) {
+			*free_slot = i;
+			return NULL;
+		}
+		if (e->ids == ids)
+			return e;
+	}
+}
+
+/* alt_stats_add_span of ids (svc, op), not in the op cache (free_slot ends
+ * its probe). Out of line and cold: inlined, its register needs would
+ * burden the hit path. */
+static __attribute__((noinline, cold)) void
+span_id_miss(struct alt_stats *st, uint32_t svc, uint32_t op, uint64_t duration_ns, uint32_t free_slot)
+{
+	const struct alt_intern *in = st->id_ns;
+	uint64_t sh, oh;
+	uint32_t slot = 0, idx;
+	struct id_op_ent *e;
+
+	sh = alt_intern_hash(in, svc);
+	oh = alt_intern_hash(in, op);
+	idx = op_find(st, sh, oh, &slot);
+	if (idx == UINT32_MAX) {
+		uint32_t sl, ol, sid, oid;
+		const char *s, *o;
+
+		if (st->n_ops >= st->p.max_ops) {
+			st->c.ops_overflow++;
+			return;
+		}
+		s = alt_intern_str(in, svc, &sl);
+		o = alt_intern_str(in, op, &ol);
+		sid = str_get(st, s, sl, sh);   /* service first, as op_get */
+		oid = str_get(st, o, ol, oh);
+		idx = op_insert(st, sh, oh, slot, sid, oid);
+		if (idx == UINT32_MAX)
+			return;
+	}
+	hist_add(&st->ops[idx].h, duration_ns);
+	if (!id_cacheable(in, svc, op))
+		return;
+	if (st->id_op_used >= (st->id_op_mask + 1) / 2) {
+		id_ops_flush(st);
+		free_slot = id_slot((uint64_t)svc << 32 | op) & st->id_op_mask;
+	}
+	e = &st->id_ops[free_slot];
+	e->ids = (uint64_t)svc << 32 | op;
+	e->gen = st->id_op_gen;
+	e->idx = idx;
+	st->id_op_used++;
+}
+
+/* pair_id's miss: e is the pair cache entry of the ids with a stale
+ * counter hint, or NULL when they have none (free_slot ends their probe). */
+static __attribute__((noinline, cold)) void
+pair_id_miss(struct alt_stats *st, uint32_t caller, uint32_t callee, struct id_pair_ent *e,
+	     uint32_t free_slot)
+{
+	const struct alt_intern *in = st->id_ns;
+	uint64_t ids = (uint64_t)caller << 32 | callee;
+	uint64_t ha, hb, key;
+	uint32_t c, al = 0, bl = 0;
+	const char *a = NULL, *b = NULL;
+
+	ha = alt_intern_hash(in, caller);
+	hb = alt_intern_hash(in, callee);
+	if (e == NULL) {
+		if (ha == hb) {
+			a = alt_intern_str(in, caller, &al);
+			b = alt_intern_str(in, callee, &bl);
+			if (al == bl && memcmp(a, b, al) == 0)
+				return;         /* same name: ignored, never cached */
+		}
+		key = pair_key(ha, hb);
+		if (id_cacheable(in, caller, callee)) {
+			if (st->id_pair_used >= (st->id_pair_mask + 1) / 2) {
+				id_pairs_flush(st);
+				free_slot = id_slot(ids) & st->id_pair_mask;
+			}
+			e = &st->id_pairs[free_slot];
+			e->ids = ids;
+			e->key = key;
+			e->gen = st->id_pair_gen;
+			st->id_pair_used++;
+		}
+	} else
+		key = e->key;
+	c = tk_find(st, key);
+	if (c != UINT32_MAX)
+		tk_hit(st, c);
+	else {
+		if (a == NULL) {
+			a = alt_intern_str(in, caller, &al);
+			b = alt_intern_str(in, callee, &bl);
+		}
+		c = tk_insert(st, key, a, al, ha, b, bl, hb);
+	}
+	if (e != NULL)
+		e->c = c;
+}
+
+/* alt_stats_add_pair of ids caller != callee. */
+static inline void
+pair_id(struct alt_stats *st, uint32_t caller, uint32_t callee)
+{
+	uint64_t ids = (uint64_t)caller << 32 | callee;
+	uint32_t free_slot = 0;
+	struct id_pair_ent *e = id_pair_find(st, ids, &free_slot);
+
+	if (alt_likely(e != NULL)) {
+		uint32_t c = e->c;
+
+		if (alt_likely(c < st->n_tk && st->tk[c].key == e->key)) {
+			tk_hit(st, c);
+			return;
+		}
+	}
+	pair_id_miss(st, caller, callee, e, free_slot);
+}
+
+/* Spans and pairs are handled one by one in node order, as the string
+ * calls would be: merging a trace's repeated pairs into fewer, weighted
+ * calls was measured and did not pay (the first of them must still come in
+ * order, as it may intern names). */
+void
+alt_stats_add_nodes(struct alt_stats *st, const struct alt_intern *in, struct alt_node *const *v,
+		    uint32_t n, const uint32_t *par_off, const uint32_t *par)
+{
+	const uint32_t *pp, *po = par_off + 1;
+
+	if (n == 0)
+		return;
+	if (st->id_ns != in) {
+		id_cache_flush(st);
+		st->id_ns = in;
+	}
+	/* pointers rather than indexes, and `in` read back from st by the
+	 * misses: fewer live values, fewer spills in this loop */
+	pp = par + par_off[0];
+	for (struct alt_node *const *vp = v, *const *vend = v + n; vp < vend; vp++, po++) {
+		const struct alt_node *x = *vp;
+		uint32_t sid = x->service_id;
+
+		if (x->kind == ALT_KIND_SPAN) {
+			uint64_t ids = (uint64_t)sid << 32 | x->operation_id;
+			uint32_t free_slot = 0;
+			const struct id_op_ent *o = id_op_find(st, ids, &free_slot);
+
+			if (alt_likely(o != NULL))
+				hist_add(&st->ops[o->idx].h, x->duration_ns);
+			else
+				span_id_miss(st, sid, x->operation_id, x->duration_ns, free_slot);
+		}
+		/* CSR: node i's parents follow node i - 1's (pp is at par_off[i]) */
+		for (const uint32_t *pend = par + *po; pp < pend; pp++) {
+			uint32_t psid = v[*pp]->service_id;
+
+			if (psid != sid)        /* same id, same name: add_pair ignores it */
+				pair_id(st, psid, sid);
+		}
+	}
 }
 
 /* dst += src: op and shape histograms by key (names re-interned in dst;

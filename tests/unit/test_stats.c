@@ -982,6 +982,333 @@ test_merge_overflow(void)
 	free(b);
 }
 
+/* ---- optimised paths = the straightforward ones ---- */
+
+/* alt_hist_add as it was: four selects per value. */
+static void
+ref_hist_add(struct alt_hist *h, uint64_t v)
+{
+	unsigned b = alt_hist_bucket(v);
+	uint64_t c = h->count;
+	uint64_t mn = c ? h->min : UINT64_MAX;
+	uint32_t lo = c ? h->lo_bucket : UINT32_MAX;
+
+	h->b[b]++;
+	h->count = c + 1;
+	h->sum += v;
+	h->min = v < mn ? v : mn;
+	h->max = v > h->max ? v : h->max;
+	h->lo_bucket = b < lo ? b : lo;
+	h->hi_bucket = b > h->hi_bucket ? b : h->hi_bucket;
+}
+
+static uint64_t
+rand_duration(uint64_t *s)
+{
+	uint64_t r = rng_next(s);
+
+	switch (r % 16) {
+	case 0:
+		return 0;
+	case 1:
+		return UINT64_MAX - (r >> 60);
+	case 2:
+		return rng_next(s) % 128;
+	default:
+		return rng_next(s) >> (r >> 58);
+	}
+}
+
+/* alt_hist_add (and merges of its results) leave exactly the state the
+ * select-based version does, field by field. */
+static void
+test_hist_add_equals_reference(void)
+{
+	struct alt_hist *a = hist_new(), *r = hist_new(), *a2 = hist_new(), *r2 = hist_new();
+	static const uint64_t edge[] = { 0, 1, 127, 128, 129, UINT64_MAX / 2, UINT64_MAX - 1, UINT64_MAX };
+	uint64_t s = 77;
+
+	/* edge values first into an empty histogram, then after each other */
+	for (unsigned i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+		for (unsigned j = 0; j < sizeof(edge) / sizeof(edge[0]); j++) {
+			alt_hist_reset(a);
+			alt_hist_reset(r);
+			alt_hist_add(a, edge[i]);
+			ref_hist_add(r, edge[i]);
+			CU_ASSERT_FATAL(memcmp(a, r, sizeof(*a)) == 0);
+			alt_hist_add(a, edge[j]);
+			ref_hist_add(r, edge[j]);
+			alt_hist_add(a, edge[i]);
+			ref_hist_add(r, edge[i]);
+			CU_ASSERT_FATAL(memcmp(a, r, sizeof(*a)) == 0);
+		}
+	}
+	alt_hist_reset(a);
+	alt_hist_reset(r);
+	for (unsigned round = 0; round < 400; round++) {
+		unsigned n = (unsigned)(rng_next(&s) % 300);
+
+		alt_hist_reset(a2);
+		alt_hist_reset(r2);
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t v = rand_duration(&s);
+
+			if (rng_next(&s) & 1) {
+				alt_hist_add(a, v);
+				ref_hist_add(r, v);
+			} else {
+				alt_hist_add(a2, v);
+				ref_hist_add(r2, v);
+			}
+		}
+		CU_ASSERT_FATAL(memcmp(a, r, sizeof(*a)) == 0);
+		CU_ASSERT_FATAL(memcmp(a2, r2, sizeof(*a2)) == 0);
+		if (rng_next(&s) % 4 == 0) {
+			alt_hist_merge(a, a2);
+			alt_hist_merge(r, r2);
+		}
+		if (rng_next(&s) % 16 == 0) {
+			alt_hist_reset(a);
+			alt_hist_reset(r);
+		}
+		CU_ASSERT_FATAL(memcmp(a, r, sizeof(*a)) == 0);
+	}
+	free(a);
+	free(r);
+	free(a2);
+	free(r2);
+}
+
+static struct alt_intern *
+intern_new(uint32_t max_strings)
+{
+	size_t sz = alt_intern_memsize(max_strings, 1u << 16);
+	void *mem = aligned_alloc(64, (sz + 63) & ~(size_t)63);
+	struct alt_intern *in;
+
+	CU_ASSERT_FATAL(mem != NULL);
+	in = alt_intern_init(mem, max_strings, 1u << 16);
+	CU_ASSERT_FATAL(in != NULL);
+	return in;
+}
+
+/* Everything alt_stats_add_nodes documents, the slow way: the string calls
+ * per node and per parent, names and hashes fetched every time. */
+static void
+ref_add_nodes(struct alt_stats *st, const struct alt_intern *in, struct alt_node *const *v, uint32_t n,
+	      const uint32_t *par_off, const uint32_t *par)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const struct alt_node *x = v[i];
+		uint32_t sl, ol;
+		const char *sv = alt_intern_str(in, x->service_id, &sl);
+		const char *op = alt_intern_str(in, x->operation_id, &ol);
+
+		if (x->kind == ALT_KIND_SPAN)
+			alt_stats_add_span(st, sv, sl, alt_intern_hash(in, x->service_id), op, ol,
+					   alt_intern_hash(in, x->operation_id), x->duration_ns);
+		for (uint32_t e = par_off[i]; e < par_off[i + 1]; e++) {
+			const struct alt_node *pn = v[par[e]];
+			uint32_t pl;
+			const char *ps = alt_intern_str(in, pn->service_id, &pl);
+
+			alt_stats_add_pair(st, ps, pl, alt_intern_hash(in, pn->service_id), sv, sl,
+					   alt_intern_hash(in, x->service_id));
+		}
+	}
+}
+
+/* Same contents, string ids included (both interned in the same order). */
+static void
+check_stats_equal(const struct alt_stats *a, const struct alt_stats *b, unsigned topk)
+{
+	const struct alt_stats_op *oa, *ob;
+	const struct alt_stats_shape *sa, *sb;
+	unsigned n = alt_stats_ops(a, &oa), i;
+	struct alt_topk_item *ta = calloc(topk, sizeof(*ta)), *tb = calloc(topk, sizeof(*tb));
+
+	CU_ASSERT_FATAL(ta != NULL && tb != NULL);
+	CU_ASSERT_FATAL(alt_stats_ops(b, &ob) == n);
+	for (i = 0; i < n; i++) {
+		CU_ASSERT_FATAL(oa[i].service == ob[i].service && oa[i].operation == ob[i].operation);
+		CU_ASSERT_STRING_EQUAL(alt_stats_str(a, oa[i].service), alt_stats_str(b, ob[i].service));
+		CU_ASSERT_STRING_EQUAL(alt_stats_str(a, oa[i].operation), alt_stats_str(b, ob[i].operation));
+		CU_ASSERT_FATAL(hist_equal(&oa[i].h, &ob[i].h));
+		for (unsigned q = 0; q < sizeof(qs) / sizeof(qs[0]); q++)
+			CU_ASSERT_EQUAL(alt_hist_quantile(&oa[i].h, qs[q]), alt_hist_quantile(&ob[i].h, qs[q]));
+	}
+	n = alt_stats_shapes(a, &sa);
+	CU_ASSERT_FATAL(alt_stats_shapes(b, &sb) == n);
+	for (i = 0; i < n; i++) {
+		CU_ASSERT_EQUAL(sa[i].shape, sb[i].shape);
+		CU_ASSERT_EQUAL(sa[i].count, sb[i].count);
+		CU_ASSERT(hist_equal(&sa[i].h, &sb[i].h));
+	}
+	n = alt_stats_top_pairs(a, ta, topk);
+	CU_ASSERT_FATAL(alt_stats_top_pairs(b, tb, topk) == n);
+	for (i = 0; i < n; i++) {
+		CU_ASSERT_EQUAL(ta[i].key, tb[i].key);
+		CU_ASSERT_EQUAL(ta[i].count, tb[i].count);
+		CU_ASSERT_EQUAL(ta[i].error, tb[i].error);
+		CU_ASSERT_EQUAL(ta[i].a_id, tb[i].a_id);
+		CU_ASSERT_EQUAL(ta[i].b_id, tb[i].b_id);
+		CU_ASSERT_STRING_EQUAL(alt_stats_str(a, ta[i].a_id), alt_stats_str(b, tb[i].a_id));
+		CU_ASSERT_STRING_EQUAL(alt_stats_str(a, ta[i].b_id), alt_stats_str(b, tb[i].b_id));
+	}
+	CU_ASSERT(memcmp(alt_stats_counters_const(a), alt_stats_counters_const(b),
+			 sizeof(struct alt_stats_counters)) == 0);
+	free(ta);
+	free(tb);
+}
+
+#define EQ_MAX_NODES 24
+
+/* One random stream of traces through alt_stats_add_nodes and through the
+ * per-item string calls must leave identical statistics: ops and their
+ * histograms and quantiles, string ids, shapes, top pairs with counts and
+ * errors (small k: constant evictions, ties included), counters. The
+ * stream has skewed and repeated (service, operation) and (caller, callee)
+ * pairs, runs of equal pairs, same-service edges, events, the empty and
+ * "<overflow>" names, ids not yet issued (issued later), a second intern
+ * table with other ids for the same names, resets and merges into both
+ * objects, and tables small enough to overflow. */
+static void
+eq_run(const struct alt_stats_params *p, uint64_t seed, unsigned traces)
+{
+	struct alt_stats *opt = stats_new(p), *ref = stats_new(p), *other = stats_new(p);
+	struct alt_intern *in1 = intern_new(512), *in2 = intern_new(512), *in;
+	struct alt_node nodes[EQ_MAX_NODES], *v[EQ_MAX_NODES];
+	uint32_t par_off[EQ_MAX_NODES + 1], par[EQ_MAX_NODES * 4];
+	uint32_t svc1[12], svc2[12], op1[40], op2[40];
+	uint64_t s = seed;
+	unsigned next_name = 0, i;
+	uint32_t unissued;
+	char name[64];
+
+	/* the same names in both tables, in different orders (other ids) */
+	for (i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "service-%u%s", i, i % 5 == 0 ? "-with-a-longer-name" : "");
+		svc1[i] = alt_intern_get(in1, name, (uint32_t)strlen(name));
+	}
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "GET /api/v%u/op%u", i % 3, i);
+		op1[i] = alt_intern_get(in1, name, (uint32_t)strlen(name));
+	}
+	for (i = 40; i-- > 0;) {
+		snprintf(name, sizeof(name), "GET /api/v%u/op%u", i % 3, i);
+		op2[i] = alt_intern_get(in2, name, (uint32_t)strlen(name));
+	}
+	for (i = 12; i-- > 0;) {
+		snprintf(name, sizeof(name), "service-%u%s", i, i % 5 == 0 ? "-with-a-longer-name" : "");
+		svc2[i] = alt_intern_get(in2, name, (uint32_t)strlen(name));
+	}
+	/* ids from here on are not issued yet; "late" names issue them one by
+	 * one, in1 only (in2 has as many names) */
+	unissued = alt_intern_count(in1);
+	in = in1;
+	for (unsigned t = 0; t < traces; t++) {
+		uint64_t r = rng_next(&s);
+		uint32_t n = 1 + (uint32_t)(rng_next(&s) % EQ_MAX_NODES), ne = 0;
+		const uint32_t *svc = in == in1 ? svc1 : svc2, *op = in == in1 ? op1 : op2;
+		uint32_t nsvc = 3 + (uint32_t)(t / 500) % 10;   /* more names as it goes */
+
+		if (r % 1000 == 0) {            /* another table, or back */
+			in = in == in1 ? in2 : in1;
+			continue;
+		}
+		if (r % 300 == 1) {             /* a new name, for an id used before */
+			snprintf(name, sizeof(name), "late-%u", next_name++);
+			alt_intern_get(in1, name, (uint32_t)strlen(name));
+			continue;
+		}
+		if (r % 700 == 2) {             /* next epoch */
+			uint64_t ep = alt_stats_epoch(ref) + 1;
+
+			alt_stats_reset(ref, ep);
+			alt_stats_reset(opt, ep);
+			continue;
+		}
+		if (r % 300 == 3) {             /* merge a partial from elsewhere into both */
+			alt_stats_merge(ref, other);
+			alt_stats_merge(opt, other);
+			alt_stats_reset(other, 0);
+			continue;
+		}
+		par_off[0] = 0;
+		for (i = 0; i < n; i++) {
+			struct alt_node *x = &nodes[i];
+			uint64_t q = rng_next(&s);
+			uint32_t k = (uint32_t)(q % 64);
+
+			memset(x, 0, sizeof(*x));
+			/* skewed: a few services and operations dominate */
+			x->service_id = svc[(k * k / 64) % nsvc];
+			x->operation_id = op[((q >> 8) % 40) * ((q >> 16) % 40) / 40];
+			if ((q >> 24) % 50 == 0)
+				x->service_id = ALT_INTERN_EMPTY;
+			if ((q >> 24) % 50 == 1)
+				x->operation_id = ALT_INTERN_OVERFLOW;
+			if ((q >> 24) % 23 == 2)        /* maybe not issued yet: reads "<overflow>" */
+				x->service_id = unissued + (uint32_t)((q >> 32) % 8);
+			x->kind = (q >> 40) % 8 == 0 ? ALT_KIND_EVENT : ALT_KIND_SPAN;
+			x->duration_ns = rand_duration(&s);
+			v[i] = x;
+			/* parents: earlier nodes mostly, some repeated, any index */
+			unsigned np = i == 0 ? (unsigned)((q >> 44) % 2) : (unsigned)((q >> 44) % 4);
+			for (unsigned j = 0; j < np; j++) {
+				uint32_t pi = i == 0 ? 0 : (uint32_t)(rng_next(&s) % i);
+
+				if ((q >> 50) % 8 == 0)
+					pi = (uint32_t)(rng_next(&s) % n);
+				if (j > 0 && (q >> 53) % 3 == 0)
+					pi = par[ne - 1];
+				par[ne++] = pi;
+			}
+			par_off[i + 1] = ne;
+		}
+		uint64_t shape = rng_next(&s) % 50, dur = rand_duration(&s);
+
+		alt_stats_add_trace(ref, shape, dur);
+		alt_stats_add_trace(opt, shape, dur);
+		ref_add_nodes(ref, in, v, n, par_off, par);
+		alt_stats_add_nodes(opt, in, v, n, par_off, par);
+		if (r % 5 == 4) {               /* food for the merges */
+			ref_add_nodes(other, in, v, n, par_off, par);
+			alt_stats_counters(other)->records += n;
+		}
+		if (t % 97 == 0)
+			check_stats_equal(ref, opt, p->topk);
+	}
+	check_stats_equal(ref, opt, p->topk);
+	CU_ASSERT(alt_stats_ops(ref, NULL) > 0);
+	CU_ASSERT(alt_stats_top_pairs(ref, NULL, 0) == 0);
+	free(opt);
+	free(ref);
+	free(other);
+	free(in1);
+	free(in2);
+}
+
+static void
+test_add_nodes_equals_reference(void)
+{
+	struct alt_stats_params p;
+
+	alt_stats_params_default(&p);
+	eq_run(&p, 1, 20000);
+	p.topk = 4;                     /* evictions all the time, many ties */
+	eq_run(&p, 2, 20000);
+	p.topk = 16;
+	p.max_ops = 40;                 /* op table fills up */
+	eq_run(&p, 3, 20000);
+	p.max_strings = 30;             /* string table fills up */
+	p.string_bytes = 400;
+	eq_run(&p, 4, 20000);
+	p.max_strings = 12;
+	p.topk = 5;
+	eq_run(&p, 5, 20000);
+}
+
 /* ---- speed (printed, not asserted) ---- */
 
 static void
@@ -1112,6 +1439,8 @@ main(void)
 	CU_add_test(s, "top-k merge exact", test_topk_merge_exact);
 	CU_add_test(s, "stats merge = union", test_stats_merge_equals_union);
 	CU_add_test(s, "merge overflow", test_merge_overflow);
+	CU_add_test(s, "hist add = reference", test_hist_add_equals_reference);
+	CU_add_test(s, "add_nodes = per-item calls", test_add_nodes_equals_reference);
 	CU_add_test(s, "speed", test_speed);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
