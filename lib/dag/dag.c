@@ -2,28 +2,51 @@
  * DAG building for one closed trace (see alt_dag.h).
  *
  * Steps, all bounded and iterative:
- *  1. walk the list (at most n_nodes entries), deduplicate node IDs in an
- *     open-addressing map (slots stamped with a build generation, so the
- *     map is "cleared" by bumping the generation);
- *  2. sort the distinct IDs; index i = rank of the node ID, so results do
- *     not depend on list order;
+ *  1. walk the list (at most n_nodes entries); each (node ID, record) goes
+ *     into a short row picked by the top bits of the ID, kept sorted by
+ *     insertion (stable: equal IDs stay in list order). Node IDs are
+ *     normally random, so rows hold about one entry each. Should a row
+ *     overflow (IDs not random: sequential, clustered), the walk is redone
+ *     into a flat array that is merge sorted;
+ *  2. the rows (or the sorted array), read in order, give the distinct IDs
+ *     in ascending order: index i = rank of the node ID, so results do not
+ *     depend on list order; duplicates keep one record. The bucket of each
+ *     row starts at bs[row] in the sorted IDs: an ID lookup reads one
+ *     bucket (after the fallback, an open-addressing hash of the IDs);
  *  3. resolve parents into a CSR of present parents (deduplicated, sorted by
  *     index), collect missing parent IDs, build the children CSR;
- *  4. Kahn's algorithm gives the topological order and levels; nodes never
- *     released are on or behind a cycle;
+ *  4. Kahn's algorithm gives the topological order, levels and widths;
+ *     nodes never released are on or behind a cycle;
  *  5. self times and the critical path by DP in reverse topological order.
+ *
+ * Most traces are small (tens of nodes, nearly all with 0 or 1 parent), so
+ * the work per node is kept to a few loads and stores: no comparison sort
+ * and no hash map in the common case, the 0- and 1-parent cases without
+ * the general dedup/insert loop, clears sized to the trace (not to the
+ * workspace), and each hot loop in a function of its own whose arrays are
+ * restrict-qualified locals (so that stores through one do not force
+ * reloads of the others, and its few live values stay in registers).
  */
 #include <errno.h>
 
 #include "alt_dag.h"
 
+/* Arrays up to this long are sorted by insertion alone; longer ones by
+ * insertion-sorted runs of DAG_RUN then merge passes. */
 #define DAG_INSERTION_MAX 16
+#define DAG_RUN 8
+/* ID buckets: a power of two >= the node count, at least DAG_MIN_BUCKETS.
+ * Step 1 rows hold DAG_ROW entries (random IDs put more than 8 in one row
+ * about once in a million rows). The fallback hash has a power of two >=
+ * twice the node count of slots, at least DAG_MIN_BUCKETS. */
+#define DAG_MIN_BUCKETS 4
+#define DAG_ROW_SHIFT 3
+#define DAG_ROW (1u << DAG_ROW_SHIFT)
 
-struct dag_slot {
+/* A record and its node ID. */
+struct dag_pair {
 	uint64_t key;
 	struct alt_node *node;
-	uint32_t gen;
-	uint32_t idx;
 };
 
 struct dag_ival {
@@ -34,16 +57,21 @@ struct dag_ival {
 struct alt_dag_ws {
 	uint32_t max_nodes;
 	uint32_t max_edges;
-	uint32_t map_cap;               /* power of two >= 2 * max_nodes */
-	uint32_t gen;
+	uint32_t max_buckets;           /* power of two >= max_nodes */
 	bool no_critical;               /* skip step 5 (alt_dag_ws_set_critical_path) */
 	struct alt_dag d;
-	struct dag_slot *map;
-	uint64_t *ids;                  /* [max_nodes] sort keys */
-	uint64_t *ids_tmp;              /* [max_nodes] */
+	struct dag_pair *rows;          /* [max_buckets * DAG_ROW] step 1 rows */
+	uint32_t *row_n;                /* [max_buckets] entries per row */
+	uint32_t *bs;                   /* [max_buckets + 1] bucket starts */
+	uint32_t *hmap;                 /* [2 * max_buckets] fallback: index + 1, 0 empty */
+	uint64_t *keys;                 /* [max_nodes + 1] node ID of each index */
+	struct dag_pair *pairs;         /* [max_nodes] fallback: (ID, record) */
+	struct dag_pair *pairs_tmp;     /* [max_nodes] */
 	uint64_t *miss;                 /* [max_edges] missing parent IDs */
 	uint64_t *miss_tmp;             /* [max_edges] */
-	uint32_t *cnt;                  /* [max_nodes + 1] in-degree / cursors / widths */
+	uint32_t *esrc;                 /* [max_edges] child index of each edge */
+	uint32_t *cnt;                  /* [max_nodes] children counts, then cursors */
+	uint32_t *deg;                  /* [max_nodes] unreleased parents (Kahn) */
 	uint32_t *nxt;                  /* [max_nodes] critical path successor */
 	uint64_t *best;                 /* [max_nodes] heaviest path from node down */
 	struct dag_ival *iv;            /* [max_nodes] children intervals */
@@ -71,89 +99,95 @@ align_up(size_t x)
 	return (x + 63) & ~(size_t)63;
 }
 
-/* Ascending sort of u64 keys: insertion sort for short arrays, bottom-up
- * merge sort (no recursion) with tmp otherwise. */
+/* Stable ascending insertion sort of a[lo..hi) by KEY. a[lo] is checked
+ * first: an element below it moves the whole prefix up in one memmove,
+ * otherwise a[lo] bounds the scan and the inner loop needs no index test. */
+#define DAG_INSERTION_SORT(T, a, lo, hi, KEY) do { \
+		for (uint32_t k_ = (lo) + 1; k_ < (hi); k_++) { \
+			T x_ = (a)[k_]; \
+			uint32_t j_ = k_; \
+			if (KEY(x_) < KEY((a)[lo])) { \
+				memmove(&(a)[(lo) + 1], &(a)[lo], (size_t)(k_ - (lo)) * sizeof(T)); \
+				j_ = (lo); \
+			} else { \
+				while (KEY((a)[j_ - 1]) > KEY(x_)) { \
+					(a)[j_] = (a)[j_ - 1]; \
+					j_--; \
+				} \
+			} \
+			(a)[j_] = x_; \
+		} \
+	} while (0)
+
+/* Stable merge of src[i..m) and src[m..e) (each sorted, both non-empty)
+ * into dst[i..e). The run whose last element is smaller (the left one on
+ * a tie) runs out first, so the loop only tests that run's bound. */
+#define DAG_MERGE(T, src, dst, i, m, e, KEY) do { \
+		uint32_t p_ = (i), q_ = (m), o_ = (i); \
+		if (KEY((src)[(m) - 1]) <= KEY((src)[m])) { \
+			memcpy(&(dst)[i], &(src)[i], (size_t)((e) - (i)) * sizeof(T)); \
+		} else if (KEY((src)[(m) - 1]) <= KEY((src)[(e) - 1])) { \
+			while (p_ < (m)) \
+				(dst)[o_++] = KEY((src)[q_]) < KEY((src)[p_]) ? (src)[q_++] : (src)[p_++]; \
+			memcpy(&(dst)[o_], &(src)[q_], (size_t)((e) - q_) * sizeof(T)); \
+		} else { \
+			while (q_ < (e)) \
+				(dst)[o_++] = KEY((src)[q_]) < KEY((src)[p_]) ? (src)[q_++] : (src)[p_++]; \
+			memcpy(&(dst)[o_], &(src)[p_], (size_t)((m) - p_) * sizeof(T)); \
+		} \
+	} while (0)
+
+/* Stable ascending sort of a[0..n) by KEY, tmp of n elements: insertion
+ * sort for short arrays, else sorted runs then bottom-up merge passes (no
+ * recursion) ping-ponging between a and tmp. */
+#define DAG_SORT(T, a, n, tmp, KEY) do { \
+		if ((n) <= DAG_INSERTION_MAX) { \
+			DAG_INSERTION_SORT(T, a, 0, n, KEY); \
+			break; \
+		} \
+		for (uint32_t i_ = 0; i_ < (n); i_ += DAG_RUN) { \
+			uint32_t e_ = i_ + DAG_RUN < (n) ? i_ + DAG_RUN : (n); \
+			DAG_INSERTION_SORT(T, a, i_, e_, KEY); \
+		} \
+		T *src_ = (a), *dst_ = (tmp); \
+		for (uint32_t w_ = DAG_RUN; w_ < (n); w_ *= 2) { \
+			for (uint32_t i_ = 0; i_ < (n); i_ += 2 * w_) { \
+				uint32_t m_ = i_ + w_ < (n) ? i_ + w_ : (n); \
+				uint32_t e_ = m_ + w_ < (n) ? m_ + w_ : (n); \
+				if (m_ == e_) \
+					memcpy(&dst_[i_], &src_[i_], (size_t)(e_ - i_) * sizeof(T)); \
+				else \
+					DAG_MERGE(T, src_, dst_, i_, m_, e_, KEY); \
+			} \
+			T *t_ = src_; \
+			src_ = dst_; \
+			dst_ = t_; \
+		} \
+		if (src_ != (a)) \
+			memcpy((a), src_, (size_t)(n) * sizeof(T)); \
+	} while (0)
+
+#define DAG_KEY_U64(x) (x)
+#define DAG_KEY_PAIR(x) ((x).key)
+#define DAG_KEY_IVAL(x) ((x).lo)
+
 static void
 sort_u64(uint64_t *a, uint32_t n, uint64_t *tmp)
 {
-	uint32_t i, j, w;
-
-	if (n <= DAG_INSERTION_MAX) {
-		for (i = 1; i < n; i++) {
-			uint64_t x = a[i];
-			for (j = i; j > 0 && a[j - 1] > x; j--)
-				a[j] = a[j - 1];
-			a[j] = x;
-		}
-		return;
-	}
-	/* sorted runs of 8, then merge passes, ping-ponging between a and tmp */
-	for (i = 0; i < n; i += 8) {
-		uint32_t e = i + 8 < n ? i + 8 : n;
-		uint32_t k;
-		for (k = i + 1; k < e; k++) {
-			uint64_t x = a[k];
-			for (j = k; j > i && a[j - 1] > x; j--)
-				a[j] = a[j - 1];
-			a[j] = x;
-		}
-	}
-	uint64_t *src = a, *dst = tmp;
-	for (w = 8; w < n; w *= 2) {
-		for (i = 0; i < n; i += 2 * w) {
-			uint32_t m = i + w < n ? i + w : n;
-			uint32_t e = m + w < n ? m + w : n;
-			uint32_t p = i, q = m, o = i;
-			while (p < m && q < e)
-				dst[o++] = src[q] < src[p] ? src[q++] : src[p++];
-			while (p < m)
-				dst[o++] = src[p++];
-			while (q < e)
-				dst[o++] = src[q++];
-		}
-		uint64_t *t = src;
-		src = dst;
-		dst = t;
-	}
-	if (src != a)
-		memcpy(a, src, (size_t)n * sizeof(*a));
+	DAG_SORT(uint64_t, a, n, tmp, DAG_KEY_U64);
 }
 
-/* Same as sort_u64 for intervals, by lo. */
+static void
+sort_pairs(struct dag_pair *a, uint32_t n, struct dag_pair *tmp)
+{
+	DAG_SORT(struct dag_pair, a, n, tmp, DAG_KEY_PAIR);
+}
+
+/* By lo (the order among equal lo does not matter to the union). */
 static void
 sort_ival(struct dag_ival *a, uint32_t n, struct dag_ival *tmp)
 {
-	uint32_t i, j, w;
-
-	for (i = 0; i < n; i += 8) {
-		uint32_t e = i + 8 < n ? i + 8 : n;
-		uint32_t k;
-		for (k = i + 1; k < e; k++) {
-			struct dag_ival x = a[k];
-			for (j = k; j > i && a[j - 1].lo > x.lo; j--)
-				a[j] = a[j - 1];
-			a[j] = x;
-		}
-	}
-	struct dag_ival *src = a, *dst = tmp;
-	for (w = 8; w < n; w *= 2) {
-		for (i = 0; i < n; i += 2 * w) {
-			uint32_t m = i + w < n ? i + w : n;
-			uint32_t e = m + w < n ? m + w : n;
-			uint32_t p = i, q = m, o = i;
-			while (p < m && q < e)
-				dst[o++] = src[q].lo < src[p].lo ? src[q++] : src[p++];
-			while (p < m)
-				dst[o++] = src[p++];
-			while (q < e)
-				dst[o++] = src[q++];
-		}
-		struct dag_ival *t = src;
-		src = dst;
-		dst = t;
-	}
-	if (src != a)
-		memcpy(a, src, (size_t)n * sizeof(*a));
+	DAG_SORT(struct dag_ival, a, n, tmp, DAG_KEY_IVAL);
 }
 
 /* Total order used to pick one record among duplicates of a node ID:
@@ -178,34 +212,34 @@ dup_cmp(const struct alt_node *a, const struct alt_node *b)
 	return 0;
 }
 
-static inline uint32_t
-map_home(uint64_t key, uint32_t shift)
-{
-	return (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> shift);
-}
-
 /* ---- workspace ---- */
 
 static size_t
 ws_layout(struct alt_dag_ws *ws, uint8_t *base, uint32_t max_nodes)
 {
 	uint32_t me = max_nodes * ALT_MAX_PARENTS;
-	uint32_t cap = 16;
+	uint32_t nb = DAG_MIN_BUCKETS;
 	size_t off = align_up(sizeof(struct alt_dag_ws));
 
-	while (cap < 2 * max_nodes)
-		cap <<= 1;
+	while (nb < max_nodes)
+		nb <<= 1;
 #define DAG_CARVE(field, count) do { \
 		if (ws != NULL) \
 			ws->field = (void *)(base + off); \
 		off = align_up(off + (size_t)(count) * sizeof(*ws->field)); \
 	} while (0)
-	DAG_CARVE(map, cap);
-	DAG_CARVE(ids, max_nodes);
-	DAG_CARVE(ids_tmp, max_nodes);
+	DAG_CARVE(rows, (size_t)nb * DAG_ROW);
+	DAG_CARVE(row_n, nb);
+	DAG_CARVE(bs, nb + 1);
+	DAG_CARVE(hmap, 2 * (size_t)nb);
+	DAG_CARVE(keys, max_nodes + 1);
+	DAG_CARVE(pairs, max_nodes);
+	DAG_CARVE(pairs_tmp, max_nodes);
 	DAG_CARVE(miss, me);
 	DAG_CARVE(miss_tmp, me);
-	DAG_CARVE(cnt, max_nodes + 1);
+	DAG_CARVE(esrc, me);
+	DAG_CARVE(cnt, max_nodes);
+	DAG_CARVE(deg, max_nodes);
 	DAG_CARVE(nxt, max_nodes);
 	DAG_CARVE(best, max_nodes);
 	DAG_CARVE(iv, max_nodes);
@@ -221,16 +255,17 @@ ws_layout(struct alt_dag_ws *ws, uint8_t *base, uint32_t max_nodes)
 	DAG_CARVE(d.on_critical, max_nodes);
 #undef DAG_CARVE
 	if (ws != NULL) {
-		ws->map_cap = cap;
+		ws->max_buckets = nb;
 		ws->max_nodes = max_nodes;
 		ws->max_edges = me;
 	}
 	return off;
 }
 
-/* Bytes of workspace for traces of up to max_nodes nodes (about 400 bytes a
+/* Bytes of workspace for traces of up to max_nodes nodes (about 700 bytes a
  * node: present-edge and missing-reference arrays are sized for
- * ALT_MAX_PARENTS parents per node). 0 if max_nodes is too large. */
+ * ALT_MAX_PARENTS parents per node, step 1 rows for DAG_ROW records per
+ * bucket). 0 if max_nodes is too large. */
 size_t
 alt_dag_ws_memsize(uint32_t max_nodes)
 {
@@ -251,8 +286,6 @@ alt_dag_ws_init(void *mem, uint32_t max_nodes)
 		return NULL;
 	memset(ws, 0, sizeof(*ws));
 	ws_layout(ws, mem, max_nodes);
-	memset(ws->map, 0, (size_t)ws->map_cap * sizeof(*ws->map));
-	ws->gen = 1;
 	return ws;
 }
 
@@ -311,196 +344,12 @@ alt_dag_ws_set_critical_path(struct alt_dag_ws *ws, bool on)
 	ws->no_critical = !on;
 }
 
-/* Build the DAG of up to n_nodes nodes linked through next (the walk also
- * stops at NULL, and never reads more than n_nodes entries, so a corrupt
- * list cannot make it loop). Indices 0..nodes-1 are in ascending node ID
- * order; among records sharing a node ID the smallest by (start, duration,
- * service id, operation id, then the rest of the record) is kept, so the
- * result does not depend on list order. Parents beyond ALT_MAX_PARENTS are
- * ignored. Returns the result, valid until the next build on ws, or NULL if
- * ws is NULL or n_nodes exceeds the workspace size. */
-const struct alt_dag *
-alt_dag_build(struct alt_dag_ws *ws, struct alt_node *list, uint32_t n_nodes)
+/* Step 5: critical path by DP in reverse topological order. */
+static void
+critical_path(struct alt_dag_ws *ws, struct alt_dag *d)
 {
-	struct alt_dag *d;
-	uint32_t cap, shift, mask, gen, n, i, j, nm, e;
-	struct alt_node *p;
+	uint32_t nt = d->n_topo, i, j;
 
-	if (ws == NULL || n_nodes > ws->max_nodes)
-		return NULL;
-	d = &ws->d;
-	d->nodes = d->edges = d->roots = d->orphans = d->missing_parents = 0;
-	d->joins = d->depth = d->width = d->errors = d->duplicates = 0;
-	d->cycle_nodes = d->flags = 0;
-	d->start_ns = d->end_ns = d->duration_ns = d->critical_path_ns = 0;
-	d->n_topo = 0;
-	d->par_off[0] = 0;
-	d->child_off[0] = 0;
-
-	/* map sized for this build; a new generation empties it */
-	cap = 16;
-	while (cap < 2 * n_nodes)
-		cap <<= 1;
-	mask = cap - 1;
-	shift = 64 - (uint32_t)__builtin_ctz(cap);
-	if (++ws->gen == 0) {
-		memset(ws->map, 0, (size_t)ws->map_cap * sizeof(*ws->map));
-		ws->gen = 1;
-	}
-	gen = ws->gen;
-
-	/* 1. dedup */
-	n = 0;
-	for (p = list, i = 0; p != NULL && i < n_nodes; p = p->next, i++) {
-		uint32_t h = map_home(p->node_id, shift);
-		struct dag_slot *s;
-		for (;;) {
-			s = &ws->map[h];
-			if (s->gen != gen || s->key == p->node_id)
-				break;
-			h = (h + 1) & mask;
-		}
-		if (s->gen != gen) {
-			s->gen = gen;
-			s->key = p->node_id;
-			s->node = p;
-			ws->ids[n++] = p->node_id;
-		} else {
-			d->duplicates++;
-			if (dup_cmp(p, s->node) < 0)
-				s->node = p;
-		}
-	}
-	if (d->duplicates)
-		d->flags |= ALT_DAG_DUPLICATE_ID;
-	d->nodes = n;
-	if (n == 0)
-		return d;
-
-	/* 2. index by node ID */
-	sort_u64(ws->ids, n, ws->ids_tmp);
-	for (i = 0; i < n; i++) {
-		uint64_t key = ws->ids[i];
-		uint32_t h = map_home(key, shift);
-		while (ws->map[h].key != key)
-			h = (h + 1) & mask;
-		ws->map[h].idx = i;
-		d->v[i] = ws->map[h].node;
-	}
-
-	/* 3. present parents, missing references, summary counters */
-	e = 0;
-	nm = 0;
-	d->start_ns = UINT64_MAX;
-	memset(ws->cnt, 0, (size_t)n * sizeof(*ws->cnt));
-	for (i = 0; i < n; i++) {
-		const struct alt_node *v = d->v[i];
-		unsigned pc = v->parent_count > ALT_MAX_PARENTS ? ALT_MAX_PARENTS : v->parent_count;
-		uint32_t first = e;
-		uint64_t end = node_end(v);
-
-		if (v->start_ns < d->start_ns)
-			d->start_ns = v->start_ns;
-		if (end > d->end_ns)
-			d->end_ns = end;
-		if (v->flags & ALT_RF_ERROR)
-			d->errors++;
-		if (pc == 0)
-			d->roots++;
-		d->missing[i] = 0;
-		d->on_critical[i] = 0;
-		for (unsigned k = 0; k < pc; k++) {
-			uint64_t pid = alt_node_parent(v, k);
-			unsigned q;
-			for (q = 0; q < k; q++)
-				if (alt_node_parent(v, q) == pid)
-					break;
-			if (q < k)
-				continue;       /* same reference listed twice */
-			uint32_t h = map_home(pid, shift);
-			const struct dag_slot *s;
-			for (;;) {
-				s = &ws->map[h];
-				if (s->gen != gen || s->key == pid)
-					break;
-				h = (h + 1) & mask;
-			}
-			if (s->gen != gen) {
-				d->missing[i] = 1;
-				ws->miss[nm++] = pid;
-				continue;
-			}
-			/* insert sorted by index (at most 15 entries) */
-			uint32_t x = s->idx;
-			for (j = e; j > first && d->par[j - 1] > x; j--)
-				d->par[j] = d->par[j - 1];
-			d->par[j] = x;
-			e++;
-			ws->cnt[x]++;
-		}
-		d->par_off[i + 1] = e;
-		if (d->missing[i])
-			d->orphans++;
-		if (e - first >= 2)
-			d->joins++;
-	}
-	d->edges = e;
-	d->duration_ns = d->end_ns - d->start_ns;
-	if (nm) {
-		d->flags |= ALT_DAG_INCOMPLETE;
-		sort_u64(ws->miss, nm, ws->miss_tmp);
-		d->missing_parents = 1;
-		for (i = 1; i < nm; i++)
-			if (ws->miss[i] != ws->miss[i - 1])
-				d->missing_parents++;
-	}
-
-	/* children CSR, each list in ascending index order */
-	for (i = 0; i < n; i++) {
-		d->child_off[i + 1] = d->child_off[i] + ws->cnt[i];
-		ws->cnt[i] = d->child_off[i];
-	}
-	for (i = 0; i < n; i++)
-		for (j = d->par_off[i]; j < d->par_off[i + 1]; j++)
-			d->child[ws->cnt[d->par[j]]++] = i;
-
-	/* 4. Kahn: topological order and levels */
-	uint32_t nt = 0, head = 0;
-	for (i = 0; i < n; i++) {
-		ws->cnt[i] = d->par_off[i + 1] - d->par_off[i];
-		d->level[i] = 0;
-		if (ws->cnt[i] == 0)
-			d->topo[nt++] = i;
-	}
-	while (head < nt) {
-		uint32_t v = d->topo[head++];
-		uint32_t lv = 0;
-		for (j = d->par_off[v]; j < d->par_off[v + 1]; j++)
-			if (d->level[d->par[j]] > lv)
-				lv = d->level[d->par[j]];
-		d->level[v] = lv + 1;
-		if (lv + 1 > d->depth)
-			d->depth = lv + 1;
-		for (j = d->child_off[v]; j < d->child_off[v + 1]; j++)
-			if (--ws->cnt[d->child[j]] == 0)
-				d->topo[nt++] = d->child[j];
-	}
-	d->n_topo = nt;
-	d->cycle_nodes = n - nt;
-	if (d->cycle_nodes)
-		d->flags |= ALT_DAG_CYCLE;
-
-	/* width */
-	memset(ws->cnt, 0, (size_t)(d->depth + 1) * sizeof(*ws->cnt));
-	for (i = 0; i < nt; i++) {
-		uint32_t c = ++ws->cnt[d->level[d->topo[i]]];
-		if (c > d->width)
-			d->width = c;
-	}
-
-	/* 5. critical path: DP in reverse topological order */
-	if (ws->no_critical)
-		return d;
 	for (i = nt; i-- > 0;) {
 		uint32_t v = d->topo[i];
 		uint64_t b = 0;
@@ -531,5 +380,553 @@ alt_dag_build(struct alt_dag_ws *ws, struct alt_node *list, uint32_t n_nodes)
 		for (uint32_t v = start; v != UINT32_MAX; v = ws->nxt[v])
 			d->on_critical[v] = 1;
 	}
+}
+
+/* ---- build steps ----
+ * Each hot loop is a function of its own so that it keeps its few live
+ * values in registers (one loop over everything spilled most of them). */
+
+/* The sorted distinct IDs and how to find one: from the rows, bucket b
+ * holds the IDs with id >> shift == b, at indices bs[b]..bs[b+1]-1; after
+ * the fallback, hmap (non-NULL) holds index + 1 at the slot of each ID. */
+struct dag_ids {
+	const uint64_t *keys;           /* [n + 1]; keys[n] = keys[n - 1] */
+	const uint32_t *bs;             /* [(1 << (64 - shift)) + 1] */
+	const uint32_t *hmap;           /* [mask + 1] */
+	uint32_t shift;                 /* bucket, or hash slot, = top bits */
+	uint32_t mask;
+};
+
+static inline uint32_t
+hash_home(uint64_t key, uint32_t shift)
+{
+	return (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> shift);
+}
+
+/* Index of node ID key in bucket b when the bucket's first ID, keys[lo],
+ * is not key: the rest of the bucket (at most DAG_ROW IDs) is scanned.
+ * UINT32_MAX if absent. */
+static inline uint32_t
+bucket_find_rest(const uint64_t *restrict keys, const uint32_t *restrict bs, uint64_t b,
+		 uint32_t lo, uint64_t key)
+{
+	uint32_t hi = bs[b + 1];
+
+	while (lo < hi && keys[lo] < key)
+		lo++;
+	return lo < hi && keys[lo] == key ? lo : UINT32_MAX;
+}
+
+/* Index of node ID key in the fallback hash, or UINT32_MAX. */
+static inline uint32_t
+hash_find(const uint64_t *restrict keys, const uint32_t *restrict hmap, uint32_t shift,
+	  uint32_t mask, uint64_t key)
+{
+	for (uint32_t h = hash_home(key, shift);; h = (h + 1) & mask) {
+		uint32_t s = hmap[h];
+		if (s == 0 || keys[s - 1] == key)
+			return s - 1;   /* UINT32_MAX for an empty slot */
+	}
+}
+
+/* Index of node ID key, or UINT32_MAX; hashed: t->hmap != NULL (a
+ * constant where inlined). In the buckets, most IDs come first in theirs.
+ * bs[b] <= n, and bs[b] == n only for the buckets past the largest ID's,
+ * where no ID of the trace lies: keys[n], a copy of the largest ID, never
+ * matches there, so keys[lo] == key means lo < n. */
+static inline uint32_t
+ids_find(const struct dag_ids *t, uint64_t key, bool hashed)
+{
+	uint64_t b = key >> t->shift;
+	uint32_t lo;
+
+	if (hashed)
+		return hash_find(t->keys, t->hmap, t->shift, t->mask, key);
+	lo = t->bs[b];
+	return t->keys[lo] == key ? lo : bucket_find_rest(t->keys, t->bs, b, lo, key);
+}
+
+/* Range, error and root counters. */
+struct dag_sum {
+	uint64_t start_ns;
+	uint64_t end_ns;
+	uint32_t errors;
+	uint32_t roots;
+};
+
+/* Step 1: each (ID, record) into the row of the ID's top bits (shift),
+ * inserted in order after equal IDs; row_n[] zeroed by the caller. Also the
+ * counters over all records (right unless IDs repeat) and whether an ID
+ * repeats. Returns the number of records, or UINT32_MAX if a row
+ * overflowed. */
+static uint32_t
+collect_rows(struct alt_dag_ws *ws, struct alt_node *list, uint32_t n_nodes, uint32_t shift,
+	     struct dag_sum *sum, bool *dup_out)
+{
+	struct dag_pair *restrict rows = ws->rows;
+	uint32_t *restrict row_n = ws->row_n;
+	uint64_t start_ns = UINT64_MAX, end_ns = 0;
+	uint32_t m, errors = 0, roots = 0;
+	bool dup = false;
+	struct alt_node *p;
+
+	for (p = list, m = 0; p != NULL && m < n_nodes;) {
+		uint64_t k = p->node_id, s = p->start_ns, end = node_end(p);
+		uint32_t b = (uint32_t)(k >> shift), c = row_n[b];
+		struct dag_pair *row = rows + ((size_t)b << DAG_ROW_SHIFT);
+
+		if (alt_unlikely(c == DAG_ROW))
+			return UINT32_MAX;
+		row_n[b] = c + 1;
+		while (c > 0 && row[c - 1].key > k) {
+			row[c] = row[c - 1];
+			c--;
+		}
+		dup |= c > 0 && row[c - 1].key == k;
+		row[c].key = k;
+		row[c].node = p;
+		start_ns = s < start_ns ? s : start_ns;
+		end_ns = end > end_ns ? end : end_ns;
+		errors += (p->flags & ALT_RF_ERROR) != 0;
+		roots += p->parent_count == 0;
+		/* m < n_nodes held: one test for each bound */
+		p = p->next;
+		if (++m == n_nodes)
+			break;
+	}
+	sum->start_ns = start_ns;
+	sum->end_ns = end_ns;
+	sum->errors = errors;
+	sum->roots = roots;
+	*dup_out = dup;
+	return m;
+}
+
+/* Step 2 from the rows, read in order: the distinct IDs into keys[], the
+ * kept records into d->v (among equal IDs, adjacent and in list order, the
+ * first smallest by dup_cmp, as a walk would keep), bucket starts into
+ * bs[]. Always inlined with dup constant. Returns the node count. */
+static inline __attribute__((always_inline)) uint32_t
+compact_rows(struct alt_dag_ws *ws, uint32_t nb, bool dup, uint32_t *dups_out)
+{
+	const struct dag_pair *restrict rows = ws->rows;
+	const uint32_t *restrict row_n = ws->row_n;
+	uint32_t *restrict bs = ws->bs;
+	uint64_t *restrict keys = ws->keys;
+	struct alt_node **restrict vv = ws->d.v;
+	uint32_t o = 0, dups = 0;
+
+	for (uint32_t b = 0; b < nb; b++) {
+		const struct dag_pair *row = rows + ((size_t)b << DAG_ROW_SHIFT);
+		uint32_t c = row_n[b];
+		bs[b] = o;
+		for (uint32_t j = 0; j < c; j++) {
+			if (dup && j > 0 && row[j].key == row[j - 1].key) {
+				dups++;
+				if (dup_cmp(row[j].node, vv[o - 1]) < 0)
+					vv[o - 1] = row[j].node;
+				continue;
+			}
+			keys[o] = row[j].key;
+			vv[o] = row[j].node;
+			o++;
+		}
+	}
+	bs[nb] = o;
+	keys[o] = keys[o - 1];
+	*dups_out = dups;
+	return o;
+}
+
+static uint32_t
+compact_unique(struct alt_dag_ws *ws, uint32_t nb)
+{
+	uint32_t dups;
+
+	return compact_rows(ws, nb, false, &dups);
+}
+
+static uint32_t
+compact_dups(struct alt_dag_ws *ws, uint32_t nb, uint32_t *dups_out)
+{
+	return compact_rows(ws, nb, true, dups_out);
+}
+
+/* Steps 1 and 2 when a row overflowed: the walk again into a flat array,
+ * merge sorted (stable), then deduplicated into keys[] and d->v as
+ * compact_rows does. Returns the node count. */
+static uint32_t
+collect_sorted(struct alt_dag_ws *ws, struct alt_node *list, uint32_t n_nodes, uint32_t *dups_out)
+{
+	struct dag_pair *restrict pr = ws->pairs;
+	uint64_t *restrict keys = ws->keys;
+	struct alt_node **restrict vv = ws->d.v;
+	uint32_t m, n, dups = 0;
+	struct alt_node *p;
+
+	for (p = list, m = 0; p != NULL && m < n_nodes; p = p->next, m++) {
+		pr[m].key = p->node_id;
+		pr[m].node = p;
+	}
+	sort_pairs(pr, m, ws->pairs_tmp);
+	keys[0] = pr[0].key;
+	vv[0] = pr[0].node;
+	n = 1;
+	for (uint32_t i = 1; i < m; i++) {
+		if (pr[i].key == keys[n - 1]) {
+			dups++;
+			if (dup_cmp(pr[i].node, vv[n - 1]) < 0)
+				vv[n - 1] = pr[i].node;
+			continue;
+		}
+		keys[n] = pr[i].key;
+		vv[n] = pr[i].node;
+		n++;
+	}
+	keys[n] = keys[n - 1];
+	*dups_out = dups;
+	return n;
+}
+
+/* The fallback's lookup: an open-addressing hash (linear probing) of the
+ * distinct IDs, whatever their distribution. */
+static void
+index_hash(struct alt_dag_ws *ws, uint32_t n, struct dag_ids *t)
+{
+	const uint64_t *restrict keys = ws->keys;
+	uint32_t *restrict hmap = ws->hmap;
+	uint32_t cap = DAG_MIN_BUCKETS, lb = 2;
+
+	while (cap < 2 * n) {
+		cap <<= 1;
+		lb++;
+	}
+	memset(hmap, 0, (size_t)cap * sizeof(*hmap));
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t h = hash_home(keys[i], 64 - lb);
+		while (hmap[h] != 0)
+			h = (h + 1) & (cap - 1);
+		hmap[h] = i + 1;
+	}
+	t->hmap = hmap;
+	t->shift = 64 - lb;
+	t->mask = cap - 1;
+}
+
+/* The counters over the kept records (when IDs repeat). */
+static void
+summarise(struct alt_node *const *restrict vv, uint32_t n, struct dag_sum *sum)
+{
+	uint64_t start_ns = UINT64_MAX, end_ns = 0;
+	uint32_t errors = 0, roots = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct alt_node *v = vv[i];
+		uint64_t s = v->start_ns, end = node_end(v);
+		start_ns = s < start_ns ? s : start_ns;
+		end_ns = end > end_ns ? end : end_ns;
+		errors += (v->flags & ALT_RF_ERROR) != 0;
+		roots += v->parent_count == 0;
+	}
+	sum->start_ns = start_ns;
+	sum->end_ns = end_ns;
+	sum->errors = errors;
+	sum->roots = roots;
+}
+
+/* Counters that step 3 updates off its common path. */
+struct dag_tally {
+	uint32_t nm;                    /* missing references collected */
+	uint32_t orphans;
+	uint32_t joins;
+};
+
+/* Step 3 for a node of 2 or more parent references: repeated references
+ * dropped, present parents inserted sorted by index (at most 15); hashed
+ * as for ids_find. Returns the new edge count. Inlined, so that resolve's loop makes no call (its
+ * values would have to stay where calls do not clobber them). */
+static inline __attribute__((always_inline)) uint32_t
+resolve_many(struct alt_dag_ws *ws, const struct dag_ids *t, const struct alt_node *v,
+	     uint32_t i, uint32_t e, struct dag_tally *ty, bool hashed)
+{
+	uint32_t *restrict par = ws->d.par;
+	uint32_t first = e, j;
+	unsigned pc = v->parent_count > ALT_MAX_PARENTS ? ALT_MAX_PARENTS : v->parent_count;
+	bool mi = false;
+
+	for (unsigned k = 0; k < pc; k++) {
+		uint64_t pid = alt_node_parent(v, k);
+		unsigned q;
+		for (q = 0; q < k; q++)
+			if (alt_node_parent(v, q) == pid)
+				break;
+		if (q < k)
+			continue;       /* same reference listed twice */
+		uint32_t x = ids_find(t, pid, hashed);
+		if (x == UINT32_MAX) {
+			mi = true;
+			ws->miss[ty->nm++] = pid;
+			continue;
+		}
+		for (j = e; j > first && par[j - 1] > x; j--)
+			par[j] = par[j - 1];
+		par[j] = x;
+		ws->esrc[e] = i;
+		ws->cnt[x]++;
+		e++;
+	}
+	if (mi) {
+		ws->d.missing[i] = 1;
+		ty->orphans++;
+	}
+	ty->joins += e - first >= 2;
+	return e;
+}
+
+/* Step 3: present parents (CSR), the child of each edge, children counts
+ * (cnt[], zeroed by the caller), missing references (missing[], zeroed by
+ * the caller). hashed: IDs found by t->hmap, else by the buckets. Always
+ * inlined with hashed constant. Returns the edge count. */
+static inline __attribute__((always_inline)) uint32_t
+resolve(struct alt_dag_ws *ws, const struct dag_ids *t, uint32_t n, struct dag_tally *ty,
+	bool hashed)
+{
+	struct alt_node *const *restrict vv = ws->d.v;
+	uint32_t *restrict par = ws->d.par;
+	uint32_t *restrict par_off = ws->d.par_off;
+	uint32_t *restrict esrc = ws->esrc;
+	uint32_t *restrict cnt = ws->cnt;
+	const uint64_t *restrict keys = t->keys;
+	const uint32_t *restrict bs = t->bs;
+	const uint32_t *restrict hmap = t->hmap;
+	uint32_t shift = t->shift, mask = t->mask, e = 0;
+
+	for (size_t i = 0; i < n; i++) {         /* size_t: one induction variable */
+		const struct alt_node *v = vv[i];
+		if (v->parent_count == 1) {
+			/* the common case: no repeats, no order; ids_find
+			 * inline */
+			uint64_t pid = v->parent0, b = pid >> shift;
+			uint32_t x;
+			if (hashed) {
+				x = hash_find(keys, hmap, shift, mask, pid);
+				if (x == UINT32_MAX)
+					goto missing;
+			} else {
+				x = bs[b];
+				if (alt_unlikely(keys[x] != pid)) {
+					x = bucket_find_rest(keys, bs, b, x, pid);
+					if (x == UINT32_MAX)
+						goto missing;
+				}
+			}
+			par[e] = x;
+			esrc[e] = (uint32_t)i;
+			cnt[x]++;
+			e++;
+		} else if (v->parent_count > 1) {
+			e = resolve_many(ws, t, v, (uint32_t)i, e, ty, hashed);
+		}
+		par_off[i + 1] = e;
+		continue;
+missing:
+		ws->d.missing[i] = 1;
+		ty->orphans++;
+		ws->miss[ty->nm++] = v->parent0;
+		par_off[i + 1] = e;
+	}
+	return e;
+}
+
+static uint32_t
+resolve_buckets(struct alt_dag_ws *ws, const struct dag_ids *t, uint32_t n, struct dag_tally *ty)
+{
+	return resolve(ws, t, n, ty, false);
+}
+
+static uint32_t
+resolve_hashed(struct alt_dag_ws *ws, const struct dag_ids *t, uint32_t n, struct dag_tally *ty)
+{
+	return resolve(ws, t, n, ty, true);
+}
+
+/* Children CSR offsets (cnt[] becomes the fill cursors), in-degrees, and
+ * the sources: first in topological order, by index, on level 1; other
+ * levels (level[], zeroed by the caller) stay 0 until released. Returns
+ * the number of sources. */
+static uint32_t
+offsets_sources(struct alt_dag_ws *ws, uint32_t n)
+{
+	uint32_t *restrict cnt = ws->cnt;
+	uint32_t *restrict child_off = ws->d.child_off;
+	const uint32_t *restrict par_off = ws->d.par_off;
+	uint32_t *restrict deg = ws->deg;
+	uint32_t *restrict level = ws->d.level;
+	uint32_t *restrict topo = ws->d.topo;
+	uint32_t o = 0, nt = 0, pb = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t c = cnt[i], pe = par_off[i + 1];
+		cnt[i] = o;
+		o += c;
+		child_off[i + 1] = o;
+		deg[i] = pe - pb;
+		if (pe == pb) {
+			level[i] = 1;
+			topo[nt++] = i;
+		}
+		pb = pe;
+	}
+	return nt;
+}
+
+/* Children lists, each in ascending index order (edges come in ascending
+ * child order). */
+static void
+fill_children(struct alt_dag_ws *ws, uint32_t e)
+{
+	uint32_t *restrict cnt = ws->cnt;
+	uint32_t *restrict child = ws->d.child;
+	const uint32_t *restrict par = ws->d.par;
+	const uint32_t *restrict esrc = ws->esrc;
+
+	for (uint32_t j = 0; j < e; j++)
+		child[cnt[par[j]]++] = esrc[j];
+}
+
+/* Step 4: Kahn with a FIFO queue seeded with all sources (level 1). By
+ * induction the queue's levels never decrease and span at most two
+ * adjacent values, so a node's last parent to be dequeued (the one that
+ * releases it) has the highest level among its parents: its level is that
+ * parent's plus one. So the queue holds the levels one after the other:
+ * the nodes released while level l is dequeued are exactly level l + 1,
+ * the width is the longest such run and the depth the number of runs.
+ * Returns the length of the order. */
+static uint32_t
+kahn(struct alt_dag_ws *ws, uint32_t nt, uint32_t *depth_out, uint32_t *width_out)
+{
+	const uint32_t *restrict child_off = ws->d.child_off;
+	const uint32_t *restrict child = ws->d.child;
+	uint32_t *restrict deg = ws->deg;
+	uint32_t *restrict level = ws->d.level;
+	uint32_t *restrict topo = ws->d.topo;
+	uint32_t *head = topo, *tail = topo + nt, *bound = topo;
+	uint32_t width = 0, lv = 1;
+
+	while (head < tail) {
+		if (head == bound) {
+			/* the first of a level: the run behind it is complete */
+			width = (uint32_t)(tail - head) > width ? (uint32_t)(tail - head) : width;
+			bound = tail;
+			lv++;           /* the level of the nodes released now */
+		}
+		const uint32_t *co = child_off + *head++;      /* one index for both ends */
+		const uint32_t *cp = child + co[0], *ce = child + co[1];
+		for (; cp < ce; cp++) {
+			uint32_t c = *cp;
+			if (--deg[c] == 0) {
+				level[c] = lv;
+				*tail++ = c;
+			}
+		}
+	}
+	*width_out = width;
+	*depth_out = lv - 1;
+	return (uint32_t)(tail - topo);
+}
+
+/* Build the DAG of up to n_nodes nodes linked through next (the walk also
+ * stops at NULL, and never reads more than n_nodes entries, so a corrupt
+ * list cannot make it loop). Indices 0..nodes-1 are in ascending node ID
+ * order; among records sharing a node ID the smallest by (start, duration,
+ * service id, operation id, then the rest of the record) is kept, so the
+ * result does not depend on list order. Parents beyond ALT_MAX_PARENTS are
+ * ignored. Returns the result, valid until the next build on ws, or NULL if
+ * ws is NULL or n_nodes exceeds the workspace size. */
+const struct alt_dag *
+alt_dag_build(struct alt_dag_ws *ws, struct alt_node *list, uint32_t n_nodes)
+{
+	struct alt_dag *d;
+	struct dag_ids t;
+	struct dag_tally ty = { 0, 0, 0 };
+	struct dag_sum sum;
+	uint32_t nb = DAG_MIN_BUCKETS, lb = 2, m, n, e, nt, dups = 0;
+	bool dup;
+
+	if (ws == NULL || n_nodes > ws->max_nodes)
+		return NULL;
+	d = &ws->d;
+	d->par_off[0] = 0;
+	d->child_off[0] = 0;
+	d->critical_path_ns = 0;
+
+	/* 1. and 2. index by node ID */
+	while (nb < n_nodes) {
+		nb <<= 1;
+		lb++;
+	}
+	memset(ws->row_n, 0, (size_t)nb * sizeof(*ws->row_n));
+	m = collect_rows(ws, list, n_nodes, 64 - lb, &sum, &dup);
+	if (m == 0) {
+		d->nodes = d->edges = d->roots = d->orphans = d->missing_parents = 0;
+		d->joins = d->depth = d->width = d->errors = d->duplicates = 0;
+		d->cycle_nodes = d->flags = 0;
+		d->start_ns = d->end_ns = d->duration_ns = 0;
+		d->n_topo = 0;
+		return d;
+	}
+	t.keys = ws->keys;
+	t.bs = ws->bs;
+	t.hmap = NULL;
+	t.shift = 64 - lb;
+	t.mask = 0;
+	if (alt_likely(m != UINT32_MAX)) {
+		n = dup ? compact_dups(ws, nb, &dups) : compact_unique(ws, nb);
+		if (dup)
+			summarise(d->v, n, &sum);
+	} else {
+		n = collect_sorted(ws, list, n_nodes, &dups);
+		index_hash(ws, n, &t);
+		summarise(d->v, n, &sum);
+	}
+
+	/* 3. parents, children, sources */
+	memset(ws->cnt, 0, (size_t)n * sizeof(*ws->cnt));
+	memset(d->missing, 0, n);
+	memset(d->on_critical, 0, n);
+	memset(d->level, 0, (size_t)n * sizeof(*d->level));
+	e = t.hmap != NULL ? resolve_hashed(ws, &t, n, &ty) : resolve_buckets(ws, &t, n, &ty);
+	nt = offsets_sources(ws, n);
+	fill_children(ws, e);
+
+	/* 4. topological order, levels */
+	nt = kahn(ws, nt, &d->depth, &d->width);
+
+	d->nodes = n;
+	d->edges = e;
+	d->roots = sum.roots;
+	d->orphans = ty.orphans;
+	d->joins = ty.joins;
+	d->errors = sum.errors;
+	d->duplicates = dups;
+	d->cycle_nodes = n - nt;
+	d->n_topo = nt;
+	d->flags = (dups ? ALT_DAG_DUPLICATE_ID : 0) | (ty.nm ? ALT_DAG_INCOMPLETE : 0) |
+		   (nt != n ? ALT_DAG_CYCLE : 0);
+	d->start_ns = sum.start_ns;
+	d->end_ns = sum.end_ns;
+	d->duration_ns = sum.end_ns - sum.start_ns;
+	d->missing_parents = 0;
+	if (ty.nm) {
+		uint64_t *restrict miss = ws->miss;
+		sort_u64(miss, ty.nm, ws->miss_tmp);
+		d->missing_parents = 1;
+		for (uint32_t i = 1; i < ty.nm; i++)
+			d->missing_parents += miss[i] != miss[i - 1];
+	}
+
+	/* 5. critical path */
+	if (!ws->no_critical)
+		critical_path(ws, d);
 	return d;
 }
