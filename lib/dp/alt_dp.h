@@ -48,6 +48,7 @@ struct alt_dp_conf {
 	/* pipeline */
 	uint32_t workers;               /* 0 = every lcore but the main one */
 	enum alt_dp_steer steer_by;
+	uint32_t steer_wait_ms;         /* bounded wait on a full steering ring / no buffer */
 	uint64_t reorder_ms, bucket_us, gap_ms, grace_ms, epoch_ms, idle_advance_ms;
 	uint32_t max_nodes, max_traces, max_nodes_per_trace, max_strings, closed_cache;
 	uint32_t topk;

@@ -55,6 +55,8 @@ static const struct opt opts[] = {
 	{ "workers", "pipeline", OPT_U32, OFF(workers), 0, ALT_DP_MAX_WORKERS, "worker lcores (0 = all but the main lcore)" },
 	{ "steer-by", "pipeline", OPT_STEER, OFF(steer_by), 0, 0,
 	  "hash|l4-src: which worker owns a trace (l4-src: the one L4-source-port RSS delivers its ATR/1 frames to; implied by rss = l4-src)" },
+	{ "steer-wait-ms", "pipeline", OPT_U32, OFF(steer_wait_ms), 1, 10000,
+	  "longest wait for a free steering buffer or room in an owner's ring before the records are counted dropped" },
 	{ "reorder-ms", "pipeline", OPT_U64, OFF(reorder_ms), 0, 600000, "event-time reorder window" },
 	{ "bucket-us", "pipeline", OPT_U64, OFF(bucket_us), 1, 1000000, "reorder bucket granularity" },
 	{ "gap-ms", "pipeline", OPT_U64, OFF(gap_ms), 1, 3600000, "inactivity gap that closes a trace (event time)" },
@@ -100,6 +102,7 @@ alt_dp_conf_default(struct alt_dp_conf *c)
 	c->promisc = true;
 	c->max_encap = 2;
 	c->workers = 1;
+	c->steer_wait_ms = 2;
 	c->reorder_ms = 200;
 	c->bucket_us = 1000;
 	c->gap_ms = 2000;

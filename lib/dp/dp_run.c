@@ -198,10 +198,17 @@ hook_epoch_done(void *ctx, uint64_t epoch, struct alt_stats *st, uint64_t wall_n
 }
 
 /* Enqueue one staged steering frame to its owner. A full ring is retried
- * for a bounded time while this worker keeps draining its own inbound
+ * for a bounded time (--steer-wait-ms) while this worker keeps draining its own inbound
  * rings (so two workers waiting on each other both make progress); then
  * the records are counted dropped. Returns the records that went. */
 static unsigned poll_steered(struct worker *w);
+
+/* --steer-wait-ms in TSC cycles. */
+static inline uint64_t
+steer_wait_cycles(void)
+{
+	return rte_get_tsc_hz() / 1000 * g_app.conf->steer_wait_ms;
+}
 
 static unsigned
 steer_send(struct worker *w, unsigned owner)
@@ -217,7 +224,7 @@ steer_send(struct worker *w, unsigned owner)
 	for (uint64_t deadline = 0; rte_ring_sp_enqueue(ring, b) != 0;) {
 		if (deadline == 0) {
 			w->steer_waits++;
-			deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() / 500;  /* 2 ms */
+			deadline = rte_get_tsc_cycles() + steer_wait_cycles();
 		} else if (rte_get_tsc_cycles() > deadline) {
 			rte_ring_mp_enqueue(w->steer_free, b);
 			w->steer_ring_full++;
@@ -261,7 +268,7 @@ hook_steer(void *ctx, unsigned owner, const struct alt_record *recs, unsigned n)
 			for (uint64_t deadline = 0; rte_ring_sc_dequeue(w->steer_free, &obj) != 0;) {
 				if (deadline == 0) {
 					w->steer_waits++;
-					deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() / 500;  /* 2 ms */
+					deadline = rte_get_tsc_cycles() + steer_wait_cycles();
 				} else if (rte_get_tsc_cycles() > deadline) {
 					break;
 				}
