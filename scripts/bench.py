@@ -110,10 +110,12 @@ class Bench:
 
     def mem_args(self, mb):
         """Hugepages when the machine has enough free (as the product runs),
-        else ordinary memory (--no-huge)."""
+        else ordinary memory (--no-huge). --huge-unlink: a run that ends
+        (or is killed at its timeout) leaves no hugepage files holding
+        memory, which would push later runs onto --no-huge."""
         if self.a.hugepages == "no" or (self.a.hugepages == "auto" and huge_free_mb() < mb):
             return ["--no-huge", "-m", str(mb)]
-        return ["--socket-mem", str(mb)]
+        return ["--socket-mem", str(mb), "--huge-unlink"]
 
     def split(self, name, mode, nq=2):
         """The capture spread over nq pcaps as NIC RSS (mode l4-src or ip-udp)
