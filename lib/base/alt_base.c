@@ -29,18 +29,6 @@ alt_fmt_id64(char out[17], uint64_t v)
 	out[16] = '\0';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 alt_parse_trace_id(const char *s, size_t len, struct alt_trace_id *t)
 {
@@ -49,7 +37,7 @@ alt_parse_trace_id(const char *s, size_t len, struct alt_trace_id *t)
 	if (len == 0 || len > 32)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
-		int v = hexval(s[i]);
+		int v = alt_hex_value(s[i]);
 		if (v < 0)
 			return -1;
 		hi = (hi << 4) | (lo >> 60);
@@ -68,7 +56,7 @@ alt_parse_id64(const char *s, size_t len, uint64_t *v)
 	if (len == 0 || len > 16)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
-		int d = hexval(s[i]);
+		int d = alt_hex_value(s[i]);
 		if (d < 0)
 			return -1;
 		x = (x << 4) | (uint64_t)d;

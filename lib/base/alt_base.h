@@ -156,6 +156,14 @@ alt_node_parent(const struct alt_node *n, unsigned i)
 	return i == 0 ? n->parent0 : n->more->ids[i - 1];
 }
 
+/* Prefetch both cache lines an 80-byte node may straddle. */
+static inline void
+alt_node_prefetch(const struct alt_node *n)
+{
+	__builtin_prefetch(n);
+	__builtin_prefetch((const char *)n + sizeof(*n) - 1);
+}
+
 /* Walk n node lists (linked through next) in lock step, touching every
  * node, so that the cache misses of different lists overlap instead of
  * coming one after another. For lists that went cold (a trace waiting for
@@ -170,8 +178,7 @@ alt_node_lists_warm(const struct alt_node **heads, unsigned n)
 				heads[i] = heads[--n];
 				continue;
 			}
-			/* an 80-byte node may straddle two cache lines */
-			__builtin_prefetch((const char *)nx + 64);
+			alt_node_prefetch(nx);
 			heads[i] = nx;
 			i++;
 		}
@@ -211,6 +218,47 @@ int alt_parse_id64(const char *s, size_t len, uint64_t *v);
 
 /* Stable 64-bit content hash of bytes (same value on every lcore/run). */
 uint64_t alt_hash_bytes(const void *p, size_t len, uint64_t seed);
+
+/* Value of one hexadecimal digit (either case), -1 if c is not one. */
+static inline int
+alt_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* ---- layout helpers for tables carved out of caller memory ---- */
+
+/* x rounded up to a multiple of 64 (a cache line). */
+static inline size_t
+alt_align64(size_t x)
+{
+	return (x + 63u) & ~(size_t)63u;
+}
+
+/* The least power of two >= x (1 for x <= 1); callers bound x to 2^31. */
+static inline uint32_t
+alt_pow2_at_least(uint64_t x)
+{
+	uint32_t p = 1;
+
+	while (p < x)
+		p <<= 1;
+	return p;
+}
+
+/* a + b, saturating at UINT64_MAX. */
+static inline uint64_t
+alt_sat_add(uint64_t a, uint64_t b)
+{
+	uint64_t r = a + b;
+	return r < a ? UINT64_MAX : r;
+}
 
 /* ---- fixed-size element pool over caller memory (single owner, no locks) ---- */
 

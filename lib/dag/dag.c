@@ -81,22 +81,9 @@ struct alt_dag_ws {
 /* ---- helpers ---- */
 
 static inline uint64_t
-sat_add(uint64_t a, uint64_t b)
-{
-	uint64_t r = a + b;
-	return r < a ? UINT64_MAX : r;
-}
-
-static inline uint64_t
 node_end(const struct alt_node *n)
 {
-	return sat_add(n->start_ns, n->duration_ns);
-}
-
-static size_t
-align_up(size_t x)
-{
-	return (x + 63) & ~(size_t)63;
+	return alt_sat_add(n->start_ns, n->duration_ns);
 }
 
 /* Stable ascending insertion sort of a[lo..hi) by KEY. a[lo] is checked
@@ -219,14 +206,14 @@ ws_layout(struct alt_dag_ws *ws, uint8_t *base, uint32_t max_nodes)
 {
 	uint32_t me = max_nodes * ALT_MAX_PARENTS;
 	uint32_t nb = DAG_MIN_BUCKETS;
-	size_t off = align_up(sizeof(struct alt_dag_ws));
+	size_t off = alt_align64(sizeof(struct alt_dag_ws));
 
 	while (nb < max_nodes)
 		nb <<= 1;
 #define DAG_CARVE(field, count) do { \
 		if (ws != NULL) \
 			ws->field = (void *)(base + off); \
-		off = align_up(off + (size_t)(count) * sizeof(*ws->field)); \
+		off = alt_align64(off + (size_t)(count) * sizeof(*ws->field)); \
 	} while (0)
 	DAG_CARVE(rows, (size_t)nb * DAG_ROW);
 	DAG_CARVE(row_n, nb);
@@ -363,7 +350,7 @@ critical_path(struct alt_dag_ws *ws, struct alt_dag *d)
 				nx = c;
 			}
 		}
-		ws->best[v] = sat_add(self_time(ws, d, v), b);
+		ws->best[v] = alt_sat_add(self_time(ws, d, v), b);
 		ws->nxt[v] = nx;
 	}
 	uint32_t start = UINT32_MAX;

@@ -84,12 +84,6 @@ alt_net_reasm_params_default(struct alt_net_reasm_params *p)
 	p->timeout_ns = 1000000000ull;
 }
 
-static inline size_t
-align64(size_t n)
-{
-	return (n + 63) & ~(size_t)63;
-}
-
 static uint32_t
 n_buckets(uint32_t max_datagrams)
 {
@@ -122,10 +116,10 @@ alt_net_reasm_memsize(const struct alt_net_reasm_params *p)
 {
 	if (!params_ok(p))
 		return 0;
-	return align64(sizeof(struct alt_net_reasm)) +
-		align64((size_t)p->max_datagrams * sizeof(struct reasm_slot)) +
-		align64((size_t)p->max_datagrams * p->max_frags * sizeof(struct reasm_ext)) +
-		align64((size_t)n_buckets(p->max_datagrams) * sizeof(uint32_t)) +
+	return alt_align64(sizeof(struct alt_net_reasm)) +
+		alt_align64((size_t)p->max_datagrams * sizeof(struct reasm_slot)) +
+		alt_align64((size_t)p->max_datagrams * p->max_frags * sizeof(struct reasm_ext)) +
+		alt_align64((size_t)n_buckets(p->max_datagrams) * sizeof(uint32_t)) +
 		OUT_BYTES +
 		alt_pool_memsize(ALT_NET_REASM_BLOCK, n_blocks(p));
 }
@@ -142,15 +136,15 @@ alt_net_reasm_init(void *mem, const struct alt_net_reasm_params *p)
 		return NULL;
 	memset(r, 0, sizeof(*r));
 	r->p = *p;
-	m += align64(sizeof(*r));
+	m += alt_align64(sizeof(*r));
 	r->slots = (struct reasm_slot *)m;
-	m += align64((size_t)p->max_datagrams * sizeof(struct reasm_slot));
+	m += alt_align64((size_t)p->max_datagrams * sizeof(struct reasm_slot));
 	r->ext = (struct reasm_ext *)m;
-	m += align64((size_t)p->max_datagrams * p->max_frags * sizeof(struct reasm_ext));
+	m += alt_align64((size_t)p->max_datagrams * p->max_frags * sizeof(struct reasm_ext));
 	r->buckets = (uint32_t *)m;
 	nb = n_buckets(p->max_datagrams);
 	r->bucket_mask = nb - 1;
-	m += align64((size_t)nb * sizeof(uint32_t));
+	m += alt_align64((size_t)nb * sizeof(uint32_t));
 	r->out = m;
 	m += OUT_BYTES;
 	if (alt_pool_init(&r->pool, m, alt_pool_memsize(ALT_NET_REASM_BLOCK, n_blocks(p)),

@@ -645,14 +645,6 @@ alt_pipe_input(struct alt_pipe *p, enum alt_wire_format fmt, const uint8_t *buf,
 	return r;
 }
 
-/* Both cache lines of an 80-byte node. */
-static inline void
-prefetch_node(const struct alt_node *n)
-{
-	__builtin_prefetch(n);
-	__builtin_prefetch((const char *)n + sizeof(*n) - 1);
-}
-
 static void
 release_ready(struct alt_pipe *p)
 {
@@ -666,14 +658,14 @@ release_ready(struct alt_pipe *p)
 		 * ahead, their hash buckets 8 ahead and the traces 4 ahead so
 		 * that the misses overlap. */
 		for (unsigned i = 0; i < n && i < 16; i++)
-			prefetch_node(rel[i]);
+			alt_node_prefetch(rel[i]);
 		for (unsigned i = 0; i < n && i < 8; i++)
 			alt_session_prefetch(p->session, rel[i], 0);
 		for (unsigned i = 0; i < n && i < 4; i++)
 			alt_session_prefetch(p->session, rel[i], 1);
 		for (unsigned i = 0; i < n; i++) {
 			if (i + 16 < n)
-				prefetch_node(rel[i + 16]);
+				alt_node_prefetch(rel[i + 16]);
 			if (i + 8 < n)
 				alt_session_prefetch(p->session, rel[i + 8], 0);
 			if (i + 4 < n)

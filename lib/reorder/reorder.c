@@ -81,16 +81,6 @@ chunk_count(const struct alt_reorder_params *p, uint32_t nb)
 	return items / RCHUNK + (nb < items ? nb : items) + 2;
 }
 
-static uint32_t
-pow2_at_least(uint64_t x)
-{
-	uint32_t p = 1;
-
-	while (p < x)
-		p <<= 1;
-	return p;
-}
-
 static bool
 params_ok(const struct alt_reorder_params *p)
 {
@@ -105,13 +95,7 @@ ring_size(const struct alt_reorder_params *p)
 
 	if (need < REORDER_MIN_BUCKETS)
 		need = REORDER_MIN_BUCKETS;
-	return pow2_at_least(need);
-}
-
-static size_t
-align64(size_t x)
-{
-	return (x + 63u) & ~(size_t)63u;
+	return alt_pow2_at_least(need);
 }
 
 /* Bytes for the buffer: header, bitmap, buckets; 0 if p is invalid. */
@@ -123,9 +107,9 @@ alt_reorder_memsize(const struct alt_reorder_params *p)
 	if (!params_ok(p))
 		return 0;
 	nb = ring_size(p);
-	return align64(sizeof(struct alt_reorder)) +
-		align64((size_t)nb / 8) +
-		align64((size_t)nb * sizeof(struct reorder_bucket)) +
+	return alt_align64(sizeof(struct alt_reorder)) +
+		alt_align64((size_t)nb / 8) +
+		alt_align64((size_t)nb * sizeof(struct reorder_bucket)) +
 		(size_t)chunk_count(p, nb) * sizeof(struct rchunk);
 }
 
@@ -160,13 +144,13 @@ alt_reorder_init(void *mem, const struct alt_reorder_params *p)
 	}
 	r->nb = nb;
 	r->mask = nb - 1;
-	m += align64(sizeof(struct alt_reorder));
+	m += alt_align64(sizeof(struct alt_reorder));
 	r->bitmap = (uint64_t *)m;
 	memset(r->bitmap, 0, nb / 8);
-	m += align64((size_t)nb / 8);
+	m += alt_align64((size_t)nb / 8);
 	r->b = (struct reorder_bucket *)m;
 	memset(r->b, 0, (size_t)nb * sizeof(struct reorder_bucket));
-	m += align64((size_t)nb * sizeof(struct reorder_bucket));
+	m += alt_align64((size_t)nb * sizeof(struct reorder_bucket));
 	r->chunks = (struct rchunk *)m;
 	r->n_chunks = chunk_count(p, nb);
 	r->free_chunks = NULL;

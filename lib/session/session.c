@@ -96,28 +96,6 @@ struct sess_layout {
 	uint32_t n_traces, hsize, cc_hsize, sc_size;
 };
 
-static uint32_t
-pow2_at_least(uint64_t x)
-{
-	uint32_t p = 1;
-
-	while (p < x)
-		p <<= 1;
-	return p;
-}
-
-static size_t
-align64(size_t x)
-{
-	return (x + 63u) & ~(size_t)63u;
-}
-
-static inline uint64_t
-sat_add(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
-
 static bool
 params_ok(const struct alt_session_params *p)
 {
@@ -132,30 +110,30 @@ params_ok(const struct alt_session_params *p)
 static void
 layout(const struct alt_session_params *p, struct sess_layout *l)
 {
-	size_t o = align64(sizeof(struct alt_session));
+	size_t o = alt_align64(sizeof(struct alt_session));
 
 	l->n_traces = 2 * p->max_traces;
-	l->hsize = pow2_at_least(2ull * p->max_traces);
-	l->cc_hsize = p->closed_cache ? pow2_at_least(2ull * p->closed_cache) : 1;
-	l->sc_size = pow2_at_least(2ull * p->max_nodes_per_trace);
+	l->hsize = alt_pow2_at_least(2ull * p->max_traces);
+	l->cc_hsize = p->closed_cache ? alt_pow2_at_least(2ull * p->closed_cache) : 1;
+	l->sc_size = alt_pow2_at_least(2ull * p->max_nodes_per_trace);
 	l->traces = o;
-	o = align64(o + (size_t)l->n_traces * sizeof(struct alt_trace));
+	o = alt_align64(o + (size_t)l->n_traces * sizeof(struct alt_trace));
 	l->wpprev = o;
-	o = align64(o + (size_t)l->n_traces * sizeof(struct alt_trace **));
+	o = alt_align64(o + (size_t)l->n_traces * sizeof(struct alt_trace **));
 	l->htab = o;
-	o = align64(o + (size_t)l->hsize * sizeof(struct alt_trace *));
+	o = alt_align64(o + (size_t)l->hsize * sizeof(struct alt_trace *));
 	l->wheel = o;
-	o = align64(o + (size_t)p->wheel_slots * sizeof(struct alt_trace *));
+	o = alt_align64(o + (size_t)p->wheel_slots * sizeof(struct alt_trace *));
 	l->cc = o;
-	o = align64(o + (size_t)p->closed_cache * sizeof(struct cc_entry));
+	o = alt_align64(o + (size_t)p->closed_cache * sizeof(struct cc_entry));
 	l->cc_htab = o;
-	o = align64(o + (size_t)l->cc_hsize * sizeof(uint32_t));
+	o = alt_align64(o + (size_t)l->cc_hsize * sizeof(uint32_t));
 	l->sc_id = o;
-	o = align64(o + (size_t)l->sc_size * sizeof(uint64_t));
+	o = alt_align64(o + (size_t)l->sc_size * sizeof(uint64_t));
 	l->sc_gen = o;
-	o = align64(o + (size_t)l->sc_size * sizeof(uint32_t));
+	o = alt_align64(o + (size_t)l->sc_size * sizeof(uint32_t));
 	l->chunks = o;
-	o = align64(o + alt_pool_memsize(sizeof(struct alt_node_chunk), p->warm_chunks));
+	o = alt_align64(o + alt_pool_memsize(sizeof(struct alt_node_chunk), p->warm_chunks));
 	l->total = o;
 }
 
@@ -386,7 +364,7 @@ wheel_remove(struct alt_session *s, struct alt_trace *t)
 static inline uint64_t
 gap_deadline(const struct alt_session *s, const struct alt_trace *t)
 {
-	return sat_add(t->last_ns, s->p.gap_ns);
+	return alt_sat_add(t->last_ns, s->p.gap_ns);
 }
 
 static inline uint64_t
@@ -524,11 +502,27 @@ trace_complete(struct alt_session *s, const struct alt_trace *t)
 
 /* ---- add ---- */
 
+/* Put t (hash h) in the table and at the young end of the age list. */
+static void
+table_link(struct alt_session *s, struct alt_trace *t, uint64_t h)
+{
+	struct alt_trace **head = &s->htab[h & s->hmask];
+
+	t->hnext = *head;
+	*head = t;
+	t->anext = NULL;
+	t->aprev = s->age_tail;
+	if (s->age_tail != NULL)
+		s->age_tail->anext = t;
+	else
+		s->age_head = t;
+	s->age_tail = t;
+}
+
 static struct alt_trace *
 open_trace(struct alt_session *s, const struct alt_node *n, uint64_t h, bool fragment)
 {
 	struct alt_trace *t;
-	struct alt_trace **head;
 
 	if (alt_unlikely(s->free == NULL))
 		return NULL;    /* caller holds every spare trace unreleased */
@@ -554,18 +548,7 @@ open_trace(struct alt_session *s, const struct alt_node *n, uint64_t h, bool fra
 	t->deadline_ns = NO_DEADLINE;
 	t->state = TS_OPEN;
 
-	head = &s->htab[h & s->hmask];
-	t->hnext = *head;
-	*head = t;
-
-	t->anext = NULL;
-	t->aprev = s->age_tail;
-	if (s->age_tail != NULL)
-		s->age_tail->anext = t;
-	else
-		s->age_head = t;
-	s->age_tail = t;
-
+	table_link(s, t, h);
 	wheel_insert(s, t, gap_deadline(s, t));
 
 	s->st.traces_opened++;
@@ -678,7 +661,7 @@ alt_session_add(struct alt_session *s, struct alt_node *n, bool late)
 	if (alt_unlikely(n->flags & ALT_RF_CLOSES_TRACE))
 		t->has_closer = 1;
 	if (alt_unlikely(t->has_closer) && t->deadline_ns == NO_DEADLINE) {
-		uint64_t g = sat_add(t->last_ns, s->p.close_grace_ns);
+		uint64_t g = alt_sat_add(t->last_ns, s->p.close_grace_ns);
 
 		if (g != NO_DEADLINE) {
 			t->deadline_ns = g;
@@ -802,22 +785,9 @@ alt_session_poll_closed(struct alt_session *s, struct alt_trace **out, unsigned 
 int
 alt_session_reopen(struct alt_session *s, struct alt_trace *t)
 {
-	uint64_t h;
-	struct alt_trace **head;
-
 	if (t == NULL || t->state != TS_CLOSED)
 		return -EINVAL;
-	h = alt_trace_id_hash(&t->trace_id);
-	head = &s->htab[h & s->hmask];
-	t->hnext = *head;
-	*head = t;
-	t->anext = NULL;
-	t->aprev = s->age_tail;
-	if (s->age_tail != NULL)
-		s->age_tail->anext = t;
-	else
-		s->age_head = t;
-	s->age_tail = t;
+	table_link(s, t, alt_trace_id_hash(&t->trace_id));
 	s->st.traces_closed[t->closed_by]--;
 	s->st.reopened++;
 	if (++s->st.open > s->st.open_peak)

@@ -133,20 +133,14 @@ end_mix(uint64_t h, uint32_t m)
 }
 
 static size_t
-align_up(size_t x)
-{
-	return (x + 63) & ~(size_t)63;
-}
-
-static size_t
 ws_layout(struct alt_shape_ws *ws, uint8_t *base, uint32_t max)
 {
-	size_t off = align_up(sizeof(struct alt_shape_ws));
+	size_t off = alt_align64(sizeof(struct alt_shape_ws));
 
 #define SHAPE_CARVE(field, count) do { \
 		if (ws != NULL) \
 			ws->field = (void *)(base + off); \
-		off = align_up(off + (size_t)(count) * sizeof(*ws->field)); \
+		off = alt_align64(off + (size_t)(count) * sizeof(*ws->field)); \
 	} while (0)
 	SHAPE_CARVE(node, max + 1);
 	SHAPE_CARVE(dch, (size_t)max * (ALT_MAX_PARENTS + 1));

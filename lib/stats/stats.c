@@ -206,7 +206,6 @@ alt_hist_quantile(const struct alt_hist *h, double q)
 /* alt_stats layout                                                    */
 /* ------------------------------------------------------------------ */
 
-#define STATS_ALIGN 64
 #define STATS_MAX_DROPS 32
 #define STATS_DROP_NAME 48
 #define STATS_DROP_OTHER "<other>"
@@ -306,20 +305,11 @@ struct alt_stats {
 	struct stats_drop drops[STATS_MAX_DROPS];
 };
 
-static uint32_t
-pow2_at_least(uint32_t n)
+/* Hash table slots: a power of two, at least 4. */
+static inline uint32_t
+stats_pow2(uint32_t n)
 {
-	uint32_t p = 4;
-
-	while (p < n)
-		p <<= 1;
-	return p;
-}
-
-static size_t
-align_up(size_t x)
-{
-	return (x + STATS_ALIGN - 1) & ~(size_t)(STATS_ALIGN - 1);
+	return alt_pow2_at_least(n < 4 ? 4 : n);
 }
 
 static bool
@@ -336,20 +326,20 @@ params_ok(const struct alt_stats_params *p)
 static size_t
 stats_layout(const struct alt_stats_params *p, struct alt_stats *st, uint8_t *base)
 {
-	uint32_t op_slots = pow2_at_least(2 * p->max_ops);
-	uint32_t shape_slots = pow2_at_least(2 * p->max_shapes);
-	uint32_t str_slots = pow2_at_least(2 * p->max_strings);
-	uint32_t tk_slots = pow2_at_least(2 * p->topk);
+	uint32_t op_slots = stats_pow2(2 * p->max_ops);
+	uint32_t shape_slots = stats_pow2(2 * p->max_shapes);
+	uint32_t str_slots = stats_pow2(2 * p->max_strings);
+	uint32_t tk_slots = stats_pow2(2 * p->topk);
 	/* id caches: ops that can be cached are at most max_ops, pairs are not
 	 * bounded (a full cache starts over): at least half of each stays free */
-	uint32_t id_op_slots = pow2_at_least(p->max_ops < 8192 ? 2 * p->max_ops : 16384);
-	uint32_t id_pair_slots = pow2_at_least(p->topk < 512 ? 8 * p->topk : 4096);
-	size_t off = align_up(sizeof(struct alt_stats));
+	uint32_t id_op_slots = stats_pow2(p->max_ops < 8192 ? 2 * p->max_ops : 16384);
+	uint32_t id_pair_slots = stats_pow2(p->topk < 512 ? 8 * p->topk : 4096);
+	size_t off = alt_align64(sizeof(struct alt_stats));
 
 #define STATS_REGION(field, type, n) do { \
 		if (st != NULL) \
 			st->field = (type)(void *)(base + off); \
-		off = align_up(off + (size_t)(n)); \
+		off = alt_align64(off + (size_t)(n)); \
 	} while (0)
 
 	STATS_REGION(ops, struct alt_stats_op *, sizeof(struct alt_stats_op) * p->max_ops);

@@ -64,18 +64,6 @@ out_reset(struct alt_wire_out *out)
 	out->foreign_refs = 0;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool
 key_is(const char *k, size_t klen, const char *lit)
 {
@@ -104,7 +92,7 @@ parse_metadata(const char *s, size_t n, struct alt_trace_id *tid, uint64_t *opid
 	const uint8_t *t;
 
 	for (size_t i = 0; i < n; i++)
-		if (hexval(s[i]) < 0)
+		if (alt_hex_value(s[i]) < 0)
 			return ALT_WIRE_BAD_HEX;
 	if (n % 2 != 0)
 		return ALT_WIRE_BAD_HEX;
@@ -112,7 +100,7 @@ parse_metadata(const char *s, size_t n, struct alt_trace_id *tid, uint64_t *opid
 	if (mlen < 1 || mlen > sizeof(md))
 		return ALT_WIRE_BAD_LENGTH;
 	for (size_t i = 0; i < mlen; i++)
-		md[i] = (uint8_t)((hexval(s[2 * i]) << 4) | hexval(s[2 * i + 1]));
+		md[i] = (uint8_t)((alt_hex_value(s[2 * i]) << 4) | alt_hex_value(s[2 * i + 1]));
 
 	if ((md[0] >> XT_F_VERSION_SHIFT) != XT_MD_VERSION)
 		return ALT_WIRE_BAD_VERSION;
@@ -177,7 +165,7 @@ parse_edge(const char *s, size_t n, uint64_t *opid)
 	uint64_t v = 0;
 
 	while (digits < n && s[digits] != ',' && s[digits] != ' ' && s[digits] != '\t') {
-		int h = hexval(s[digits]);
+		int h = alt_hex_value(s[digits]);
 
 		if (h < 0)
 			return ALT_WIRE_BAD_HEX;
