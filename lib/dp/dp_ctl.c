@@ -332,6 +332,7 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		t->pipe.reorder_pressure_flushes += pc->reorder_pressure_flushes;
 		t->pipe.reopened += pc->reopened;
 		t->pipe.parents_truncated += pc->parents_truncated;
+		t->pipe.names_truncated += pc->names_truncated;
 		t->pipe.foreign_refs += pc->foreign_refs;
 		t->pipe.epochs_lost += pc->epochs_lost;
 		t->pipe.dag_too_big += pc->dag_too_big;
@@ -469,9 +470,11 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 	json_kvs(f, dg, ndg);
 	fprintf(f, "},\"records\":{\"decoded\":%" PRIu64 ",\"by_outcome\":", t->pipe.records_decoded);
 	json_kvs(f, rec, nrec);
-	fprintf(f, ",\"late\":%" PRIu64 ",\"parents_truncated\":%" PRIu64 ",\"foreign_refs\":%" PRIu64
+	fprintf(f, ",\"late\":%" PRIu64 ",\"parents_truncated\":%" PRIu64 ",\"names_truncated\":%" PRIu64
+		",\"foreign_refs\":%" PRIu64
 		",\"steered\":%" PRIu64 ",\"steered_received\":%" PRIu64 ",\"steer_frames\":%" PRIu64 "}",
-		t->pipe.late, t->pipe.parents_truncated, t->pipe.foreign_refs, t->pipe.records[ALT_PIPE_REC_STEERED],
+		t->pipe.late, t->pipe.parents_truncated, t->pipe.names_truncated, t->pipe.foreign_refs,
+		t->pipe.records[ALT_PIPE_REC_STEERED],
 		t->pipe.records_received, t->pipe.steer_frames);
 	fprintf(f, ",\"traces\":{\"closed\":%" PRIu64 ",\"by_closed_by\":{",
 		t->pipe.traces_closed[0] + t->pipe.traces_closed[1] + t->pipe.traces_closed[2] +

@@ -87,7 +87,6 @@ struct worker {
 	struct rte_ring *steer_in[ALT_DP_MAX_WORKERS]; /* worker i -> this worker (SPSC) */
 	struct rte_ring *steer_free;    /* this worker's empty steering buffers (MP enqueue) */
 	struct steer_buf *steer_stage[ALT_DP_MAX_WORKERS]; /* frame being filled per owner */
-	uint8_t *steer_tmp;             /* encoder scratch (STEER_BUF_BYTES) */
 	uint64_t steer_out_frames;
 	uint64_t steer_waits;
 	uint64_t steer_dropped;         /* records in frames dropped on a full ring */

@@ -220,7 +220,11 @@ steer_send(struct worker *w, unsigned owner)
 	if (b == NULL)
 		return 0;
 	w->steer_stage[owner] = NULL;
-	n = (unsigned)b->data[6] | ((unsigned)b->data[7] << 8);
+	n = alt_pipe_steer_count(b->data, b->len);
+	if (n == 0) {
+		rte_ring_mp_enqueue(w->steer_free, b);
+		return 0;
+	}
 	for (uint64_t deadline = 0; rte_ring_sp_enqueue(ring, b) != 0;) {
 		if (deadline == 0) {
 			w->steer_waits++;
@@ -247,19 +251,19 @@ steer_flush(struct worker *w)
 			steer_send(w, o);
 }
 
-/* The pipe's steer hook: append records to the frame staged for their
- * owner (one ATR/1 frame per owner per burst, up to 1024 records), sending
- * it when full. Records are encoded now, so borrowed strings may go. */
+/* The pipe's steer hook: write records straight into the frame staged for
+ * their owner (one frame per owner per burst, up to 1024 records), sending
+ * it when full. Written now, so the borrowed records and strings may go. */
 static unsigned
-hook_steer(void *ctx, unsigned owner, const struct alt_record *recs, unsigned n)
+hook_steer(void *ctx, unsigned owner, const struct alt_record *const *recs, unsigned n)
 {
 	struct worker *w = ctx;
 	unsigned done = 0;
 
 	while (done < n) {
 		struct steer_buf *b = w->steer_stage[owner];
-		unsigned k = n - done, have;
 		size_t len;
+		unsigned k;
 
 		if (b == NULL) {
 			void *obj = NULL;
@@ -283,33 +287,14 @@ hook_steer(void *ctx, unsigned owner, const struct alt_record *recs, unsigned n)
 			b->len = 0;
 			b->src = (uint16_t)w->id;
 		}
-		have = b->len ? ((unsigned)b->data[6] | ((unsigned)b->data[7] << 8)) : 0;
-		if (k > ALT_ATR_MAX_COUNT - have)
-			k = ALT_ATR_MAX_COUNT - have;
-		len = 0;
-		while (k > 0 && (len = alt_wire_encode_atr(recs + done, k, 0, w->id, 0, w->steer_tmp,
-							  STEER_BUF_BYTES)) == 0)
-			k /= 2;
-		if (k > 0 && b->len && b->len + len - 16 > STEER_BUF_BYTES)
-			k = 0;
-		if (k == 0) {
-			/* the staged frame is full: send it and start another */
-			if (b->len == 0)
-				break;  /* unreachable: one record always fits an empty frame */
-			steer_send(w, owner);
-			continue;
-		}
-		if (b->len == 0) {
-			memcpy(b->data, w->steer_tmp, len);
-			b->len = (uint32_t)len;
-		} else {
-			memcpy(b->data + b->len, w->steer_tmp + 16, len - 16);
-			b->len += (uint32_t)(len - 16);
-			have += k;
-			b->data[6] = (uint8_t)have;
-			b->data[7] = (uint8_t)(have >> 8);
-		}
+		len = b->len;
+		k = alt_pipe_steer_add(b->data, STEER_BUF_BYTES, &len, w->id, recs + done, n - done);
+		b->len = (uint32_t)len;
 		done += k;
+		if (k == 0 && alt_pipe_steer_count(b->data, b->len) == 0)
+			break;  /* not even into an empty frame: cannot happen */
+		if (done < n)
+			steer_send(w, owner);   /* full: send it, go on in a new one */
 	}
 	return done;
 }
@@ -662,8 +647,7 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 	}
 	if (g_app.nworkers > 1) {
 		w->steer_free = ring_new("stfree", id, STEER_BUFS, RING_F_SC_DEQ, socket);
-		w->steer_tmp = rte_malloc_socket("steertmp", STEER_BUF_BYTES, RTE_CACHE_LINE_SIZE, socket);
-		if (w->steer_free == NULL || w->steer_tmp == NULL) {
+		if (w->steer_free == NULL) {
 			fprintf(stderr, "altair: worker %u: cannot allocate the steering ring\n", id);
 			return -1;
 		}

@@ -47,8 +47,9 @@ struct alt_pipe_cfg {
 	bool want_shape_text;           /* compute canonical shape text for each trace */
 	bool want_critical_path;        /* compute each trace's critical path (default on; only --dags shows it) */
 	uint64_t idle_advance_ns;       /* quiet input this long (wall time): event time follows the wall clock; 0 = never */
-	/* Sharding: with shard_count > 1, records whose trace another worker
-	 * owns are handed to hooks.steer instead of being fed here. */
+	/* Sharding: with shard_count > 1 (at most ALT_PIPE_MAX_SHARDS),
+	 * records whose trace another worker owns are handed to hooks.steer
+	 * instead of being fed here. */
 	uint32_t shard_self;
 	uint32_t shard_count;
 	/* Owner by trace: NULL = alt_trace_owner(); else owner_table[fold16 &
@@ -58,6 +59,10 @@ struct alt_pipe_cfg {
 };
 
 #define ALT_PIPE_OWNER_TABLE 16384
+#define ALT_PIPE_MAX_SHARDS 64
+/* Service and operation names are kept up to this many bytes (the ATR/1
+ * limit); longer ones are cut and counted (names_truncated). */
+#define ALT_PIPE_NAME_MAX 255u
 
 /* The worker that owns a trace under cfg's sharding (0 without sharding). */
 static inline unsigned
@@ -100,6 +105,7 @@ struct alt_pipe_counters {
 	uint64_t records[ALT_PIPE_REC_COUNT];           /* by final outcome */
 	uint64_t late;                                  /* records behind the watermark (also counted in an outcome) */
 	uint64_t parents_truncated;
+	uint64_t names_truncated;                       /* service or operation names cut to 255 bytes */
 	uint64_t foreign_refs;
 	uint64_t traces_closed[4];                      /* by enum alt_closed_by */
 	uint64_t traces_flagged;                        /* closed with any flag */
@@ -156,10 +162,11 @@ struct alt_pipe_hooks {
 	 * pipe allocates with its allocator and never frees them: the hook must
 	 * return them with alt_pipe_stats_put. */
 	struct alt_stats *(*stats_get)(void *ctx);
-	/* Records owned by worker `owner` (sharding): copy them out now (their
-	 * strings are borrowed) and return how many were accepted; the rest
-	 * are counted dropped_steer_full. */
-	unsigned (*steer)(void *ctx, unsigned owner, const struct alt_record *recs, unsigned n);
+	/* Records owned by worker `owner` (sharding), in arrival order: copy
+	 * them out now (records and strings are borrowed; alt_pipe_steer_add
+	 * writes them into a steering frame) and return how many were
+	 * accepted; the rest are counted dropped_steer_full. */
+	unsigned (*steer)(void *ctx, unsigned owner, const struct alt_record *const *recs, unsigned n);
 };
 
 /* Allocator for create: zeroed or not, aligned to 64 bytes. */
@@ -181,9 +188,23 @@ enum alt_wire_reason alt_pipe_decode(struct alt_pipe *p, enum alt_wire_format fm
 				     const uint8_t *buf, size_t len, const struct alt_wire_out **out);
 /* Feed decoded records (copied into pooled nodes; strings interned). */
 void alt_pipe_feed(struct alt_pipe *p, const struct alt_record *recs, unsigned n);
-/* Feed records another worker steered here: an ATR/1 frame (as written by
- * alt_wire_encode_atr), decoded without loss accounting, never re-steered.
- * Returns the decode result (a bad frame is counted rejected). */
+/* Steering frames: records travel to their owner as an ATR/1 frame
+ * without attributes (nothing after decoding reads them), built in place
+ * in the sender's buffer. alt_pipe_steer_add appends recs[0..n) to the
+ * frame of *len bytes at buf (cap bytes; *len == 0 begins a frame from
+ * worker src) and returns how many went in: fewer than n when the frame is
+ * full (1024 records or cap bytes), so send it and add the rest to a new
+ * one. Service and operation names are cut to ALT_PIPE_NAME_MAX bytes, as
+ * every pipe cuts them (so any record fits an empty frame); cap must be at
+ * least ALT_PIPE_STEER_MIN_CAP (else nothing is added). */
+#define ALT_PIPE_STEER_MIN_CAP 1024u
+unsigned alt_pipe_steer_add(uint8_t *buf, size_t cap, size_t *len, uint32_t src,
+			    const struct alt_record *const *recs, unsigned n);
+/* Records in a steering frame. */
+unsigned alt_pipe_steer_count(const uint8_t *buf, size_t len);
+/* Feed records another worker steered here: a steering frame (an ATR/1
+ * frame), decoded without loss accounting, never re-steered. Returns the
+ * decode result (a bad frame is counted rejected). */
 enum alt_wire_reason alt_pipe_feed_steered(struct alt_pipe *p, const uint8_t *frame, size_t len);
 /* Decode and feed. */
 enum alt_wire_reason alt_pipe_input(struct alt_pipe *p, enum alt_wire_format fmt,

@@ -35,11 +35,12 @@ struct alt_pipe {
 	char *shape_text;
 	struct alt_pipe_hooks hooks;
 	/* sharding */
-	uint32_t *steer_idx;            /* [max_records] record index, grouped by owner */
-	uint32_t *steer_next;           /* [max_records] chain of a group */
-	uint32_t *steer_head;           /* [shard_count] first index per owner, UINT32_MAX = none */
-	struct alt_record *steer_buf;   /* [max_records] contiguous copies for the hook */
+	uint32_t *steer_rec;            /* [max_records] index of a record to steer */
+	uint32_t *steer_own;            /* [max_records] its owner */
+	uint32_t *steer_cnt;            /* [shard_count] records per owner */
+	const struct alt_record **steer_ptrs;   /* [max_records] grouped by owner, for the hook */
 	bool steering;
+	uint64_t fed;                   /* records ever fed (alt_pipe_feed callers need not decode here) */
 
 	/* cold */
 	struct alt_pipe_cfg cfg;
@@ -263,20 +264,20 @@ alt_pipe_create(const struct alt_pipe_cfg *cfg, const struct alt_pipe_alloc *all
 		goto fail;
 
 	if (c.shard_count > 1) {
-		if (p->hooks.steer == NULL || c.shard_self >= c.shard_count) {
+		if (p->hooks.steer == NULL || c.shard_self >= c.shard_count ||
+		    c.shard_count > ALT_PIPE_MAX_SHARDS) {
 			errno = EINVAL;
 			goto fail;
 		}
-		sz = (sizeof(uint32_t) * 2 + sizeof(struct alt_record)) * (size_t)c.max_records +
+		sz = (sizeof(uint32_t) * 2 + sizeof(*p->steer_ptrs)) * (size_t)c.max_records +
 		     sizeof(uint32_t) * c.shard_count;
 		if ((m = pipe_take(p, sz, "steering")) == NULL)
 			goto fail;
-		p->steer_buf = m;
-		p->steer_idx = (uint32_t *)(p->steer_buf + c.max_records);
-		p->steer_next = p->steer_idx + c.max_records;
-		p->steer_head = p->steer_next + c.max_records;
-		for (uint32_t i = 0; i < c.shard_count; i++)
-			p->steer_head[i] = UINT32_MAX;
+		p->steer_ptrs = m;
+		p->steer_rec = (uint32_t *)(p->steer_ptrs + c.max_records);
+		p->steer_own = p->steer_rec + c.max_records;
+		p->steer_cnt = p->steer_own + c.max_records;
+		memset(p->steer_cnt, 0, sizeof(uint32_t) * c.shard_count);
 		p->steering = true;
 	}
 
@@ -519,24 +520,29 @@ intern_cached(struct alt_pipe *p, const struct alt_str *s, const char **last_p, 
 	return *last_id;
 }
 
-/* Hand records owned by other workers to the steer hook, one call per
- * owner, in their original order. */
+/* Hand the n records owned by other workers to the steer hook, one call
+ * per owner, each group in arrival order (a counting sort by owner). The
+ * hook gets pointers: nothing is copied here. */
 static void
-steer_out(struct alt_pipe *p, const struct alt_record *recs)
+steer_out(struct alt_pipe *p, const struct alt_record *recs, uint32_t n)
 {
-	for (uint32_t o = 0; o < p->cfg.shard_count; o++) {
-		uint32_t k = 0, acc;
+	uint32_t start[ALT_PIPE_MAX_SHARDS + 1], pos[ALT_PIPE_MAX_SHARDS];
+	const uint32_t shards = p->cfg.shard_count;
 
-		if (p->steer_head[o] == UINT32_MAX)
+	start[0] = 0;
+	for (uint32_t o = 0; o < shards; o++) {
+		start[o + 1] = start[o] + p->steer_cnt[o];
+		pos[o] = start[o];
+		p->steer_cnt[o] = 0;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		p->steer_ptrs[pos[p->steer_own[i]]++] = &recs[p->steer_rec[i]];
+	for (uint32_t o = 0; o < shards; o++) {
+		uint32_t k = start[o + 1] - start[o], acc;
+
+		if (k == 0)
 			continue;
-		for (uint32_t i = p->steer_head[o]; i != UINT32_MAX; i = p->steer_next[i]) {
-			p->steer_buf[k] = recs[p->steer_idx[i]];
-			/* Nothing after decoding reads attributes: they stay here. */
-			p->steer_buf[k].attrs.len = 0;
-			k++;
-		}
-		p->steer_head[o] = UINT32_MAX;
-		acc = p->hooks.steer(p->hooks.ctx, o, p->steer_buf, k);
+		acc = p->hooks.steer(p->hooks.ctx, o, p->steer_ptrs + start[o], k);
 		if (acc > k)
 			acc = k;
 		p->cnt.steer_frames++;
@@ -556,16 +562,25 @@ feed(struct alt_pipe *p, const struct alt_record *recs, unsigned n, bool may_ste
 	uint32_t sl = UINT32_MAX, ol = UINT32_MAX, sid = 0, oid = 0;
 	uint32_t n_steer = 0;
 
+	p->fed += n;
 	for (unsigned i = 0; i < n; i++) {
 		const struct alt_record *r = &recs[i];
+		struct alt_str svc = r->service, opn = r->operation;
 
+		/* Names longer than a steering frame carries are cut alike on
+		 * every worker (and counted once, where the record arrives). */
+		if (alt_unlikely(svc.len > ALT_PIPE_NAME_MAX || opn.len > ALT_PIPE_NAME_MAX)) {
+			if (may_steer)
+				p->cnt.names_truncated++;
+			svc.len = (svc.len > ALT_PIPE_NAME_MAX ? ALT_PIPE_NAME_MAX : svc.len);
+			opn.len = (opn.len > ALT_PIPE_NAME_MAX ? ALT_PIPE_NAME_MAX : opn.len);
+		}
 		if (may_steer && p->steering) {
 			unsigned o = alt_pipe_owner(&p->cfg, &r->trace_id);
 			if (o != p->cfg.shard_self && n_steer < p->cfg.max_records) {
-				/* push front; each group is reversed below */
-				p->steer_idx[n_steer] = i;
-				p->steer_next[n_steer] = p->steer_head[o];
-				p->steer_head[o] = n_steer;
+				p->steer_rec[n_steer] = i;
+				p->steer_own[n_steer] = o;
+				p->steer_cnt[o]++;
 				n_steer++;
 				continue;
 			}
@@ -590,35 +605,61 @@ feed(struct alt_pipe *p, const struct alt_record *recs, unsigned n, bool may_ste
 		nd->kind = r->kind;
 		nd->flags = r->flags & (ALT_RF_ERROR | ALT_RF_CLOSES_TRACE);
 		nd->rule_bits = 0;
-		nd->service_id = intern_cached(p, &r->service, &sp, &sl, &sid);
-		nd->operation_id = intern_cached(p, &r->operation, &op, &ol, &oid);
+		nd->service_id = intern_cached(p, &svc, &sp, &sl, &sid);
+		nd->operation_id = intern_cached(p, &opn, &op, &ol, &oid);
 		if (alt_unlikely(alt_reorder_push(p->reorder, nd) != 0)) {
 			nd->flags |= ALT_NF_LATE;
 			p->cnt.late++;
 			session_add(p, nd, true);
 		}
 	}
-	if (n_steer > 0) {
-		/* Groups were built by pushing at the front: reverse each chain
-		 * so records leave in arrival order. */
-		for (uint32_t o = 0; o < p->cfg.shard_count; o++) {
-			uint32_t prev = UINT32_MAX, cur = p->steer_head[o];
-			while (cur != UINT32_MAX) {
-				uint32_t nx = p->steer_next[cur];
-				p->steer_next[cur] = prev;
-				prev = cur;
-				cur = nx;
-			}
-			p->steer_head[o] = prev;
-		}
-		steer_out(p, recs);
-	}
+	if (n_steer > 0)
+		steer_out(p, recs, n_steer);
 }
 
 void
 alt_pipe_feed(struct alt_pipe *p, const struct alt_record *recs, unsigned n)
 {
 	feed(p, recs, n, true);
+}
+
+unsigned
+alt_pipe_steer_add(uint8_t *buf, size_t cap, size_t *len, uint32_t src,
+		   const struct alt_record *const *recs, unsigned n)
+{
+	size_t l = *len;
+	unsigned i;
+
+	if (cap < ALT_PIPE_STEER_MIN_CAP)
+		return 0;
+	if (l == 0)
+		l = alt_wire_atr_begin(buf, cap, 0, src, 0);
+	for (i = 0; i < n; i++) {
+		const struct alt_record *r = recs[i];
+		struct alt_record cut;
+		size_t nl;
+
+		if (alt_unlikely(r->service.len > ALT_PIPE_NAME_MAX || r->operation.len > ALT_PIPE_NAME_MAX)) {
+			/* cut as feed() cuts them (counted there) */
+			cut = *r;
+			if (cut.service.len > ALT_PIPE_NAME_MAX)
+				cut.service.len = ALT_PIPE_NAME_MAX;
+			if (cut.operation.len > ALT_PIPE_NAME_MAX)
+				cut.operation.len = ALT_PIPE_NAME_MAX;
+			r = &cut;
+		}
+		if ((nl = alt_wire_atr_add(buf, l, cap, r, false)) == 0)
+			break;  /* full: 1024 records, or no room */
+		l = nl;
+	}
+	*len = l;
+	return i;
+}
+
+unsigned
+alt_pipe_steer_count(const uint8_t *buf, size_t len)
+{
+	return alt_wire_atr_count(buf, len);
 }
 
 enum alt_wire_reason
@@ -759,7 +800,7 @@ alt_pipe_drain(struct alt_pipe *p)
 	uint64_t maxs = alt_reorder_max_seen(p->reorder);
 
 	if (!p->have_epoch) {
-		if (p->cnt.records_decoded + p->cnt.records_received == 0)
+		if (p->fed == 0)
 			return;
 		epoch_begin(p, maxs / p->cfg.epoch_ns);
 	}

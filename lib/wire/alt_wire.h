@@ -134,6 +134,20 @@ struct alt_wire_emitter *alt_wire_emitter_find(struct alt_wire_ctx *ctx, uint8_t
 size_t alt_wire_encode_atr(const struct alt_record *recs, unsigned n, uint8_t flags,
 			   uint32_t emitter_id, uint32_t frame_seq, uint8_t *buf, size_t cap);
 
+/* An ATR/1 frame built record by record, in place: alt_wire_atr_begin
+ * writes the 16-byte header (count 0) and returns its length;
+ * alt_wire_atr_add appends one record to the frame of len bytes at buf and
+ * returns the new length, or 0 when the frame already holds 1024 records,
+ * the record does not fit in cap, or it cannot be encoded (more than 15
+ * parents, a string longer than its length field). attrs false leaves the
+ * record's attributes out (attrs_len 0). A frame needs at least one record
+ * to be valid. */
+size_t alt_wire_atr_begin(uint8_t *buf, size_t cap, uint8_t flags, uint32_t emitter_id,
+			  uint32_t frame_seq);
+size_t alt_wire_atr_add(uint8_t *buf, size_t len, size_t cap, const struct alt_record *r, bool attrs);
+/* Records in a frame begun with alt_wire_atr_begin (0 if len < 16). */
+unsigned alt_wire_atr_count(const uint8_t *buf, size_t len);
+
 /* Jaeger Process for the encoder: service name and string tags. */
 struct alt_jaeger_process {
 	const char *service;

@@ -158,6 +158,74 @@ alt_wire_decode_atr(struct alt_wire_ctx *ctx, const uint8_t *buf, size_t len,
 	return ALT_WIRE_OK;
 }
 
+size_t
+alt_wire_atr_begin(uint8_t *buf, size_t cap, uint8_t flags, uint32_t emitter_id, uint32_t frame_seq)
+{
+	if (buf == NULL || cap < ATR_HDR_LEN)
+		return 0;
+	memcpy(buf + ATR_H_MAGIC, atr_magic, sizeof(atr_magic));
+	buf[ATR_H_VERSION] = ATR_VERSION;
+	buf[ATR_H_FLAGS] = flags;
+	st_le16(buf + ATR_H_COUNT, 0);
+	st_le32(buf + ATR_H_EMITTER, emitter_id);
+	st_le32(buf + ATR_H_SEQ, frame_seq);
+	return ATR_HDR_LEN;
+}
+
+unsigned
+alt_wire_atr_count(const uint8_t *buf, size_t len)
+{
+	return buf != NULL && len >= ATR_HDR_LEN ? ld_le16(buf + ATR_H_COUNT) : 0;
+}
+
+/* Append one record: the inverse of one step of alt_wire_decode_atr. The
+ * record's last 8 bytes are zeroed first, so the padding needs no memset. */
+size_t
+alt_wire_atr_add(uint8_t *buf, size_t len, size_t cap, const struct alt_record *r, bool attrs)
+{
+	unsigned count, alen = attrs ? r->attrs.len : 0;
+	size_t var, need, used;
+	uint8_t *p;
+
+	if (alt_unlikely(buf == NULL || len < ATR_HDR_LEN || len > cap))
+		return 0;
+	count = ld_le16(buf + ATR_H_COUNT);
+	if (alt_unlikely(count >= ALT_ATR_MAX_COUNT || r->parent_count > ALT_MAX_PARENTS ||
+			 r->service.len > UINT8_MAX || r->operation.len > UINT8_MAX || alen > UINT16_MAX))
+		return 0;
+	var = (size_t)r->parent_count * 8u + r->service.len + r->operation.len + alen;
+	need = (ATR_REC_FIXED + var + 7u) & ~(size_t)7u;
+	if (need > cap - len)
+		return 0;
+
+	p = buf + len;
+	st_le64(p + need - 8, 0);
+	st_le64(p + ATR_R_TRACE_LO, r->trace_id.lo);
+	st_le64(p + ATR_R_TRACE_HI, r->trace_id.hi);
+	st_le64(p + ATR_R_NODE, r->node_id);
+	st_le64(p + ATR_R_START, r->start_ns);
+	st_le64(p + ATR_R_DURATION, r->duration_ns);
+	p[ATR_R_PCOUNT] = r->parent_count;
+	p[ATR_R_KIND] = r->kind;
+	st_le16(p + ATR_R_FLAGS, r->flags);
+	p[ATR_R_SVC_LEN] = (uint8_t)r->service.len;
+	p[ATR_R_OP_LEN] = (uint8_t)r->operation.len;
+	st_le16(p + ATR_R_ATTRS_LEN, (uint16_t)alen);
+	used = ATR_REC_FIXED;
+	for (unsigned j = 0; j < r->parent_count; j++, used += 8)
+		st_le64(p + used, r->parents[j]);
+	if (r->service.len > 0)
+		memcpy(p + used, r->service.p, r->service.len);
+	used += r->service.len;
+	if (r->operation.len > 0)
+		memcpy(p + used, r->operation.p, r->operation.len);
+	used += r->operation.len;
+	if (alen > 0)
+		memcpy(p + used, r->attrs.p, alen);
+	st_le16(buf + ATR_H_COUNT, (uint16_t)(count + 1));
+	return len + need;
+}
+
 /* Encode n records (1..1024) as one ATR/1 frame into buf: the exact inverse
  * of alt_wire_decode_atr. Padding is zeros. Returns the frame length, or 0
  * when n is out of range, a record has more than 15 parents, a string is
@@ -169,59 +237,10 @@ alt_wire_encode_atr(const struct alt_record *recs, unsigned n, uint8_t flags,
 {
 	size_t off;
 
-	if (recs == NULL || buf == NULL || n == 0 || n > ALT_ATR_MAX_COUNT || cap < ATR_HDR_LEN)
+	if (recs == NULL || n == 0 || n > ALT_ATR_MAX_COUNT)
 		return 0;
-	memcpy(buf + ATR_H_MAGIC, atr_magic, sizeof(atr_magic));
-	buf[ATR_H_VERSION] = ATR_VERSION;
-	buf[ATR_H_FLAGS] = flags;
-	st_le16(buf + ATR_H_COUNT, (uint16_t)n);
-	st_le32(buf + ATR_H_EMITTER, emitter_id);
-	st_le32(buf + ATR_H_SEQ, frame_seq);
-
-	off = ATR_HDR_LEN;
-	for (unsigned i = 0; i < n; i++) {
-		const struct alt_record *r = &recs[i];
-		size_t var, need, used;
-		uint8_t *p;
-
-		if (r->parent_count > ALT_MAX_PARENTS || r->service.len > UINT8_MAX ||
-		    r->operation.len > UINT8_MAX || r->attrs.len > UINT16_MAX)
-			return 0;
-		var = (size_t)r->parent_count * 8u + r->service.len + r->operation.len +
-		      r->attrs.len;
-		need = (ATR_REC_FIXED + var + 7u) & ~(size_t)7u;
-		if (need > cap - off)
-			return 0;
-
-		p = buf + off;
-		st_le64(p + ATR_R_TRACE_LO, r->trace_id.lo);
-		st_le64(p + ATR_R_TRACE_HI, r->trace_id.hi);
-		st_le64(p + ATR_R_NODE, r->node_id);
-		st_le64(p + ATR_R_START, r->start_ns);
-		st_le64(p + ATR_R_DURATION, r->duration_ns);
-		p[ATR_R_PCOUNT] = r->parent_count;
-		p[ATR_R_KIND] = r->kind;
-		st_le16(p + ATR_R_FLAGS, r->flags);
-		p[ATR_R_SVC_LEN] = (uint8_t)r->service.len;
-		p[ATR_R_OP_LEN] = (uint8_t)r->operation.len;
-		st_le16(p + ATR_R_ATTRS_LEN, (uint16_t)r->attrs.len);
-		used = ATR_REC_FIXED;
-		for (unsigned j = 0; j < r->parent_count; j++) {
-			st_le64(p + used, r->parents[j]);
-			used += 8;
-		}
-		if (r->service.len > 0)
-			memcpy(p + used, r->service.p, r->service.len);
-		used += r->service.len;
-		if (r->operation.len > 0)
-			memcpy(p + used, r->operation.p, r->operation.len);
-		used += r->operation.len;
-		if (r->attrs.len > 0)
-			memcpy(p + used, r->attrs.p, r->attrs.len);
-		used += r->attrs.len;
-		if (need > used)
-			memset(p + used, 0, need - used);
-		off += need;
-	}
+	off = alt_wire_atr_begin(buf, cap, flags, emitter_id, frame_seq);
+	for (unsigned i = 0; i < n && off != 0; i++)
+		off = alt_wire_atr_add(buf, off, cap, &recs[i], true);
 	return off;
 }

@@ -11,7 +11,16 @@
  * frames in memory. Prints one JSON line per figure with the median over
  * the repetitions.
  *
+ * With --shards N (1..8) the payloads are dealt round-robin to N pipes in
+ * this one thread, as N RX queues would spread them over N workers; each
+ * pipe steers the records of traces another pipe owns through the same
+ * steering frames the appliance's workers exchange (alt_pipe_steer_*),
+ * delivered to the owner when full and every 32 payloads. Compared with
+ * --shards 1 (the same loop, one pipe, nothing steered) on the same
+ * capture, this is the cost of steering. Only this figure is printed.
+ *
  * Usage: bench_pipe FILE.pcap [--reps N] [--format-label X] [--max-nodes N] [--critical-path] [--no-thp]
+ *                   [--shards N]
  * (--critical-path: compute each trace's critical path, as the appliance
  * does only when it writes --dags; off by default like the appliance's
  * benchmark, which writes no per-trace output; --no-thp: keep the tables on
@@ -52,6 +61,7 @@ struct result {
 	uint64_t traces;
 	uint64_t pressure;
 	uint64_t rejected;
+	uint64_t steered;
 	struct alt_pipe_mem_stats mem;
 };
 
@@ -75,7 +85,8 @@ cmp_double(const void *a, const void *b)
 static void
 usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s FILE.pcap [--reps N] [--format-label X] [--max-nodes N] [--critical-path] [--no-thp]\n", argv0);
+	fprintf(stderr, "usage: %s FILE.pcap [--reps N] [--format-label X] [--max-nodes N] [--critical-path] [--no-thp]"
+		" [--shards N]\n", argv0);
 }
 
 /* Allocator that touches every page up front, like the appliance's
@@ -132,6 +143,7 @@ collect(struct alt_pipe *p, double secs, struct result *r)
 		    c->traces_closed[3];
 	r->pressure = c->pressure_closes;
 	r->rejected = rej;
+	r->steered = c->records[ALT_PIPE_REC_STEERED];
 	alt_pipe_mem_stats(p, &r->mem);
 }
 
@@ -141,6 +153,7 @@ collect(struct alt_pipe *p, double secs, struct result *r)
 
 struct stats_spares {
 	struct alt_pipe *p;
+	struct shard *owner;            /* --shards: the shard this belongs to */
 	struct alt_stats *st[SPARE_STATS];
 	unsigned n;
 };
@@ -249,6 +262,126 @@ run_frames(const struct alt_pipe_cfg *cfg, const struct frame *fr, size_t n, str
 	return 0;
 }
 
+/* --shards N: N pipes in one thread exchanging steering frames. */
+#define SHARD_MAX 8
+#define STEER_FRAME_BYTES (68u * 1024)
+
+struct shard {
+	struct stats_spares sp;
+	struct alt_pipe *p;
+	unsigned id;
+	struct shard *all;              /* [n_shards] */
+	uint8_t *stage[SHARD_MAX];      /* frame being filled, per owner */
+	size_t stage_len[SHARD_MAX];
+};
+
+static unsigned n_shards = 1;
+static bool shards_given;     /* --shards: the sharded run only (also for N = 1) */
+
+static void
+shard_send(struct shard *s, unsigned owner)
+{
+	if (alt_pipe_steer_count(s->stage[owner], s->stage_len[owner]) == 0)
+		return;
+	alt_pipe_feed_steered(s->all[owner].p, s->stage[owner], s->stage_len[owner]);
+	s->stage_len[owner] = 0;
+}
+
+static unsigned
+shard_steer(void *ctx, unsigned owner, const struct alt_record *const *recs, unsigned n)
+{
+	struct shard *s = ((struct stats_spares *)ctx)->owner;
+	unsigned done = 0;
+
+	while (done < n) {
+		unsigned k = alt_pipe_steer_add(s->stage[owner], STEER_FRAME_BYTES, &s->stage_len[owner], s->id,
+						recs + done, n - done);
+
+		done += k;
+		if (k == 0 && alt_pipe_steer_count(s->stage[owner], s->stage_len[owner]) == 0)
+			break;
+		if (done < n)
+			shard_send(s, owner);
+	}
+	return done;
+}
+
+static void
+shards_flush(struct shard *sh)
+{
+	for (unsigned i = 0; i < n_shards; i++)
+		for (unsigned o = 0; o < n_shards; o++)
+			shard_send(&sh[i], o);
+}
+
+/* One timed run over the payloads dealt round-robin to n_shards pipes. */
+static int
+run_shards(const struct alt_pipe_cfg *cfg0, const uint8_t *blob, const struct payload *pl,
+	   size_t n, struct result *r)
+{
+	struct shard sh[SHARD_MAX];
+	struct alt_pipe_cfg cfg = *cfg0;
+	uint64_t t0, t1;
+	int rc = -1;
+
+	memset(sh, 0, sizeof(sh));
+	cfg.shard_count = n_shards;
+	for (unsigned i = 0; i < n_shards; i++) {
+		struct alt_pipe_hooks h = { .ctx = &sh[i].sp, .epoch_done = spares_done, .stats_get = spares_get,
+					    .steer = shard_steer };
+
+		sh[i].id = i;
+		sh[i].all = sh;
+		sh[i].sp.owner = &sh[i];
+		cfg.shard_self = i;
+		sh[i].p = sh[i].sp.p = alt_pipe_create(&cfg, &prefault, &h);
+		if (sh[i].p == NULL)
+			goto out;
+		for (unsigned o = 0; o < n_shards; o++)
+			if ((sh[i].stage[o] = malloc(STEER_FRAME_BYTES)) == NULL)
+				goto out;
+		while (sh[i].sp.n < 2 && (sh[i].sp.st[sh[i].sp.n] = alt_pipe_stats_new(sh[i].p)) != NULL)
+			sh[i].sp.n++;
+	}
+	t0 = now_ns();
+	for (size_t i = 0; i < n; i++) {
+		alt_pipe_input(sh[i % n_shards].p, (enum alt_wire_format)pl[i].fmt, blob + pl[i].off, pl[i].len);
+		if ((i + 1) % ADVANCE_EVERY == 0) {
+			shards_flush(sh);
+			for (unsigned s = 0; s < n_shards; s++)
+				alt_pipe_advance(sh[s].p);
+		}
+	}
+	shards_flush(sh);
+	for (unsigned s = 0; s < n_shards; s++)
+		alt_pipe_advance(sh[s].p);
+	for (unsigned s = 0; s < n_shards; s++)
+		alt_pipe_drain(sh[s].p);
+	t1 = now_ns();
+	memset(r, 0, sizeof(*r));
+	for (unsigned s = 0; s < n_shards; s++) {
+		struct result one;
+
+		collect(sh[s].p, 0, &one);
+		r->records += one.records;
+		r->traces += one.traces;
+		r->pressure += one.pressure;
+		r->rejected += one.rejected;
+		r->mem = one.mem;
+		r->steered += one.steered;
+	}
+	r->secs = (double)(t1 - t0) / 1e9;
+	rc = 0;
+out:
+	for (unsigned i = 0; i < n_shards; i++) {
+		if (sh[i].p != NULL)
+			bench_pipe_destroy(&sh[i].sp);
+		for (unsigned o = 0; o < n_shards; o++)
+			free(sh[i].stage[o]);
+	}
+	return rc;
+}
+
 static void
 print_json(const char *stage, const char *label, unsigned reps, size_t payloads, size_t frames,
 	   double *secs, const struct result *last)
@@ -263,13 +396,13 @@ print_json(const char *stage, const char *label, unsigned reps, size_t payloads,
 	       "\"max_s\":%.6f,\"median_records_per_s\":%.0f,\"ns_per_record\":%.1f,"
 	       "\"peak_nodes\":%u,\"peak_exts\":%u,\"peak_traces\":%u,\"peak_reorder\":%u,"
 	       "\"traces_closed\":%llu,\"pressure_closes\":%llu,\"rejected_payloads\":%llu,"
-	       "\"mem_bytes\":%zu,\"pages\":\"%s\"}\n",
+	       "\"mem_bytes\":%zu,\"pages\":\"%s\",\"shards\":%u,\"steered\":%llu}\n",
 	       stage, label, (unsigned long long)last->records, payloads, frames, reps, med, secs[0],
 	       secs[reps - 1], rps, last->records ? med * 1e9 / (double)last->records : 0,
 	       last->mem.nodes_peak, last->mem.exts_peak, last->mem.traces_peak,
 	       last->mem.reorder_peak, (unsigned long long)last->traces,
 	       (unsigned long long)last->pressure, (unsigned long long)last->rejected,
-	       last->mem.total_bytes, no_thp ? "4k" : "thp");
+	       last->mem.total_bytes, no_thp ? "4k" : "thp", n_shards, (unsigned long long)last->steered);
 	fflush(stdout);
 }
 
@@ -317,6 +450,16 @@ main(int argc, char **argv)
 				fprintf(stderr, "bench_pipe: --max-nodes: 1..%lu\n", 1ul << 28);
 				return 2;
 			}
+		} else if (strcmp(argv[i], "--shards") == 0 && i + 1 < argc) {
+			char *end;
+			unsigned long v = strtoul(argv[++i], &end, 10);
+
+			if (*end != '\0' || v == 0 || v > SHARD_MAX) {
+				fprintf(stderr, "bench_pipe: --shards: 1..%d\n", SHARD_MAX);
+				return 2;
+			}
+			n_shards = (unsigned)v;
+			shards_given = true;
 		} else if (argv[i][0] != '-' && path == NULL) {
 			path = argv[i];
 		} else {
@@ -393,13 +536,15 @@ main(int argc, char **argv)
 		goto oom;
 
 	for (unsigned r = 0; r < reps; r++) {
-		if (run_payloads(&cfg, blob, pl, n_pl, &res) != 0) {
+		if ((shards_given ? run_shards(&cfg, blob, pl, n_pl, &res) : run_payloads(&cfg, blob, pl, n_pl, &res)) != 0) {
 			fprintf(stderr, "bench_pipe: alt_pipe_create failed\n");
 			return 1;
 		}
 		secs[r] = res.secs;
 	}
-	print_json("pipe", label, reps, n_pl, n_fr, secs, &res);
+	print_json(shards_given ? "pipe-shards" : "pipe", label, reps, n_pl, n_fr, secs, &res);
+	if (shards_given)
+		goto done;
 
 	for (unsigned r = 0; r < reps; r++) {
 		if (run_frames(&cfg, fr, n_fr, &res) != 0) {
@@ -409,6 +554,7 @@ main(int argc, char **argv)
 		secs[r] = res.secs;
 	}
 	print_json("net+pipe", label, reps, n_pl, n_fr, secs, &res);
+done:
 
 	free(secs);
 	free(blob);

@@ -9,6 +9,12 @@
  * computed from the truth, anomalies with a structural effect get a shape
  * of their own and error anomalies carry the error flag.
  *
+ * Sharded cases deal the payloads round-robin to 2 or 3 pipes that steer
+ * records to their trace's owner through steering frames (as the
+ * appliance's workers do, here in one thread, with small frames so that
+ * they fill often): every trace must still come out exactly once, whole,
+ * from its owner.
+ *
  * Usage: test_e2e PATH-TO-ALTAIR-GEN (or ALTAIR_GEN in the environment).
  * ALTAIR_E2E_KEEP=1 keeps the temporary directory.
  */
@@ -62,8 +68,27 @@ struct got_trace {
 	struct got_node *nodes;
 };
 
+#define MAX_SHARDS 3
+#define STEER_CAP ALT_PIPE_STEER_MIN_CAP        /* small frames: they fill often */
+
+struct run;
+
+/* One pipe of a run and its outgoing steering frames. */
+struct shard {
+	struct run *r;
+	unsigned id;
+	uint64_t epoch_last;
+	uint8_t stage[MAX_SHARDS][STEER_CAP];
+	size_t stage_len[MAX_SHARDS];
+};
+
 struct run {
-	struct alt_pipe *pipe;
+	struct alt_pipe *pipes[MAX_SHARDS];
+	struct alt_pipe_cfg cfg;
+	unsigned shards;
+	struct shard *sh;               /* [shards] */
+	uint64_t wrong_owner;           /* traces closed by a pipe that does not own them */
+	uint64_t steer_frames_bad;      /* steering frames a pipe rejected */
 	struct got_trace *t;
 	size_t n;
 	size_t cap;
@@ -82,7 +107,8 @@ struct run {
 static void
 on_trace(void *ctx, const struct alt_trace_view *v)
 {
-	struct run *r = ctx;
+	struct shard *sh = ctx;
+	struct run *r = sh->r;
 	struct got_trace *g;
 	const struct alt_node *n;
 	uint32_t k = 0, len;
@@ -103,6 +129,8 @@ on_trace(void *ctx, const struct alt_trace_view *v)
 	g = &r->t[r->n];
 	memset(g, 0, sizeof(*g));
 	g->id = v->trace->trace_id;
+	if (alt_pipe_owner(&r->cfg, &g->id) != sh->id)
+		r->wrong_owner++;
 	g->closed_by = v->trace->closed_by;
 	g->flags = v->flags;
 	g->shape = v->shape;
@@ -134,17 +162,72 @@ on_trace(void *ctx, const struct alt_trace_view *v)
 static void
 on_epoch(void *ctx, uint64_t epoch, struct alt_stats *st, uint64_t wall_ns)
 {
-	struct run *r = ctx;
+	struct shard *sh = ctx;
+	struct run *r = sh->r;
 	const struct alt_stats_counters *c = alt_stats_counters_const(st);
 
 	(void)wall_ns;
-	if (r->epochs > 0 && epoch <= r->epoch_last)
+	if (sh->epoch_last > 0 && epoch <= sh->epoch_last)
 		r->epoch_disorder = true;
-	r->epoch_last = epoch;
+	sh->epoch_last = epoch;
 	r->epochs++;
 	r->epoch_traces += c->traces_closed;
 	r->epoch_records += c->records;
-	alt_pipe_stats_put(r->pipe, st);
+	alt_pipe_stats_put(r->pipes[sh->id], st);
+}
+
+/* A staged steering frame goes to its owner. */
+static void
+shard_send(struct shard *sh, unsigned owner)
+{
+	if (alt_pipe_steer_count(sh->stage[owner], sh->stage_len[owner]) == 0)
+		return;
+	if (alt_pipe_feed_steered(sh->r->pipes[owner], sh->stage[owner], sh->stage_len[owner]) != ALT_WIRE_OK)
+		sh->r->steer_frames_bad++;
+	sh->stage_len[owner] = 0;
+}
+
+static unsigned
+on_steer(void *ctx, unsigned owner, const struct alt_record *const *recs, unsigned n)
+{
+	struct shard *sh = ctx;
+	unsigned done = 0;
+
+	while (done < n) {
+		unsigned k = alt_pipe_steer_add(sh->stage[owner], STEER_CAP, &sh->stage_len[owner], sh->id,
+						recs + done, n - done);
+
+		done += k;
+		if (k == 0 && alt_pipe_steer_count(sh->stage[owner], sh->stage_len[owner]) == 0)
+			break;
+		if (done < n)
+			shard_send(sh, owner);
+	}
+	return done;
+}
+
+static void
+shards_flush(struct run *r)
+{
+	for (unsigned i = 0; i < r->shards; i++)
+		for (unsigned o = 0; o < r->shards; o++)
+			shard_send(&r->sh[i], o);
+}
+
+/* The counters of every pipe of a run, summed. */
+static void
+sum_counters(const struct run *r, struct alt_pipe_counters *sum)
+{
+	uint64_t a[sizeof(*sum) / sizeof(uint64_t)], b[sizeof(*sum) / sizeof(uint64_t)];
+
+	_Static_assert(sizeof(*sum) % sizeof(uint64_t) == 0, "counters are uint64_t");
+	memset(a, 0, sizeof(a));
+	for (unsigned i = 0; i < r->shards; i++) {
+		memcpy(b, alt_pipe_counters(r->pipes[i]), sizeof(b));
+		for (size_t k = 0; k < sizeof(a) / sizeof(a[0]); k++)
+			a[k] += b[k];
+	}
+	memcpy(sum, a, sizeof(a));
 }
 
 static void
@@ -155,37 +238,61 @@ run_free(struct run *r)
 		free(r->t[i].shape_text);
 	}
 	free(r->t);
-	alt_pipe_destroy(r->pipe);
+	for (unsigned i = 0; i < r->shards; i++)
+		alt_pipe_destroy(r->pipes[i]);
+	free(r->sh);
 	netfeed_fini(&r->nf);
 	memset(r, 0, sizeof(*r));
 }
 
-/* Read the capture at path through lib/net and the pipe, collecting every
+/* shards pipes (steering to each other when shards > 1) collecting every
  * closed trace and epoch into r. 0, or -1 after printing why. */
 static int
-run_capture(const char *path, uint64_t gap_ns, struct run *r)
+run_init(struct run *r, uint64_t gap_ns, unsigned shards)
 {
-	struct alt_pipe_hooks hooks = { .ctx = r, .trace_closed = on_trace, .epoch_done = on_epoch };
-	struct alt_pipe_cfg cfg;
-	struct pcapr pr;
-	struct pcapr_frame f;
-	struct netfeed_payload pl;
-	int rc;
-
 	memset(r, 0, sizeof(*r));
 	if (netfeed_init(&r->nf) != 0) {
 		fprintf(stderr, "e2e: netfeed_init failed\n");
 		return -1;
 	}
-	alt_pipe_cfg_default(&cfg);
-	cfg.want_shape_text = true;
-	if (gap_ns > cfg.gap_ns)
-		cfg.gap_ns = gap_ns;
-	r->pipe = alt_pipe_create(&cfg, NULL, &hooks);
-	if (r->pipe == NULL) {
-		fprintf(stderr, "e2e: alt_pipe_create failed\n");
+	alt_pipe_cfg_default(&r->cfg);
+	r->cfg.want_shape_text = true;
+	if (gap_ns > r->cfg.gap_ns)
+		r->cfg.gap_ns = gap_ns;
+	r->cfg.shard_count = shards;
+	r->sh = calloc(shards, sizeof(*r->sh));
+	if (r->sh == NULL)
 		return -1;
+	for (unsigned i = 0; i < shards; i++) {
+		struct alt_pipe_hooks hooks = { .ctx = &r->sh[i], .trace_closed = on_trace,
+						.epoch_done = on_epoch, .steer = on_steer };
+		struct alt_pipe_cfg cfg = r->cfg;
+
+		r->sh[i].r = r;
+		r->sh[i].id = i;
+		cfg.shard_self = i;
+		r->pipes[i] = alt_pipe_create(&cfg, NULL, &hooks);
+		if (r->pipes[i] == NULL) {
+			fprintf(stderr, "e2e: alt_pipe_create failed\n");
+			return -1;
+		}
+		r->shards = i + 1;
 	}
+	return 0;
+}
+
+/* Read the capture at path through lib/net and the run's pipes (payloads
+ * dealt round-robin), then drain. 0, or -1 after printing why. */
+static int
+run_capture(const char *path, uint64_t gap_ns, unsigned shards, struct run *r)
+{
+	struct pcapr pr;
+	struct pcapr_frame f;
+	struct netfeed_payload pl;
+	int rc;
+
+	if (run_init(r, gap_ns, shards) != 0)
+		return -1;
 	if (pcapr_open(&pr, path) != 0) {
 		fprintf(stderr, "e2e: %s\n", pr.err);
 		return -1;
@@ -198,13 +305,18 @@ run_capture(const char *path, uint64_t gap_ns, struct run *r)
 	while ((rc = pcapr_next(&pr, &f)) == 1) {
 		r->frames++;
 		if (netfeed_frame(&r->nf, f.data, f.caplen, f.ts_ns, &pl)) {
+			struct alt_pipe *p = r->pipes[r->payloads % shards];
+
 			r->payloads++;
-			if (alt_pipe_input(r->pipe, (enum alt_wire_format)pl.format, pl.data, pl.len) !=
-			    ALT_WIRE_OK)
+			if (alt_pipe_input(p, (enum alt_wire_format)pl.format, pl.data, pl.len) != ALT_WIRE_OK)
 				r->payload_rejects++;
+			if (shards > 1)
+				shards_flush(r);
 		}
-		if (r->frames % ADVANCE_EVERY == 0)
-			alt_pipe_advance(r->pipe);
+		if (r->frames % ADVANCE_EVERY == 0) {
+			for (unsigned i = 0; i < shards; i++)
+				alt_pipe_advance(r->pipes[i]);
+		}
 	}
 	if (rc < 0) {
 		fprintf(stderr, "e2e: %s: %s\n", path, pr.err);
@@ -213,8 +325,11 @@ run_capture(const char *path, uint64_t gap_ns, struct run *r)
 	}
 	pcapr_close(&pr);
 	netfeed_flush(&r->nf);
-	alt_pipe_advance(r->pipe);
-	alt_pipe_drain(r->pipe);
+	shards_flush(r);
+	for (unsigned i = 0; i < shards; i++)
+		alt_pipe_advance(r->pipes[i]);
+	for (unsigned i = 0; i < shards; i++)
+		alt_pipe_drain(r->pipes[i]);
 	if (r->oom) {
 		fprintf(stderr, "e2e: out of memory collecting traces\n");
 		return -1;
@@ -798,36 +913,44 @@ struct e2e_case {
 	const char *name;
 	const char *args[24];
 	bool lossy;
+	unsigned shards;        /* pipes steering to each other (1: no steering) */
 };
 
 static const struct e2e_case cases[] = {
-	{ "atr", { "--format", "atr", "--traces", "400", "--seed", "11", "--anomaly-rate", "0.2", NULL }, false },
+	{ "atr", { "--format", "atr", "--traces", "400", "--seed", "11", "--anomaly-rate", "0.2", NULL }, false, 1 },
 	{ "atr-affine", { "--format", "atr", "--affine", "--traces", "400", "--seed", "12",
-			  "--anomaly-rate", "0.2", NULL }, false },
+			  "--anomaly-rate", "0.2", NULL }, false, 1 },
 	{ "jaeger-compact", { "--format", "jaeger-compact", "--traces", "400", "--seed", "13",
-			      "--anomaly-rate", "0.2", NULL }, false },
+			      "--anomaly-rate", "0.2", NULL }, false, 1 },
 	{ "jaeger-binary", { "--format", "jaeger-binary", "--traces", "400", "--seed", "14",
-			     "--anomaly-rate", "0.2", NULL }, false },
+			     "--anomaly-rate", "0.2", NULL }, false, 1 },
 	{ "xtrace", { "--format", "xtrace", "--traces", "400", "--seed", "15", "--anomaly-rate", "0.2",
-		      NULL }, false },
+		      NULL }, false, 1 },
 	{ "atr-vlan", { "--format", "atr", "--vlan", "100", "--traces", "300", "--seed", "16",
-			"--anomaly-rate", "0.2", NULL }, false },
+			"--anomaly-rate", "0.2", NULL }, false, 1 },
 	{ "atr-qinq", { "--format", "atr", "--qinq", "200,300", "--traces", "300", "--seed", "17",
-			"--anomaly-rate", "0.2", NULL }, false },
+			"--anomaly-rate", "0.2", NULL }, false, 1 },
 	{ "atr-ipv6", { "--format", "atr", "--ipv6", "--traces", "300", "--seed", "18",
-			"--anomaly-rate", "0.2", NULL }, false },
+			"--anomaly-rate", "0.2", NULL }, false, 1 },
 	{ "atr-noise", { "--format", "atr", "--noise", "0.3", "--traces", "300", "--seed", "19",
-			 "--anomaly-rate", "0.2", NULL }, false },
+			 "--anomaly-rate", "0.2", NULL }, false, 1 },
 	{ "jaeger-compact-mtu1500", { "--format", "jaeger-compact", "--mtu", "1500", "--traces", "300",
-				      "--seed", "20", "--anomaly-rate", "0.2", NULL }, false },
+				      "--seed", "20", "--anomaly-rate", "0.2", NULL }, false, 1 },
 	{ "jaeger-binary-ipv6-mtu1500", { "--format", "jaeger-binary", "--ipv6", "--mtu", "1500",
-					  "--traces", "300", "--seed", "21", NULL }, false },
+					  "--traces", "300", "--seed", "21", NULL }, false, 1 },
 	{ "xtrace-noise-qinq", { "--format", "xtrace", "--qinq", "5,6", "--noise", "0.3", "--traces",
-				 "300", "--seed", "22", NULL }, false },
+				 "300", "--seed", "22", NULL }, false, 1 },
 	{ "atr-loss", { "--format", "atr", "--loss", "0.02", "--traces", "400", "--seed", "23", NULL },
-	  true },
+	  true, 1 },
 	{ "jaeger-compact-loss", { "--format", "jaeger-compact", "--loss", "0.02", "--traces", "400",
-				   "--seed", "24", NULL }, true },
+				   "--seed", "24", NULL }, true, 1 },
+	{ "jaeger-compact-2shards", { "--format", "jaeger-compact", "--traces", "400", "--seed", "25",
+				      "--anomaly-rate", "0.2", NULL }, false, 2 },
+	{ "jaeger-binary-3shards", { "--format", "jaeger-binary", "--mtu", "1500", "--traces", "300",
+				     "--seed", "26", "--anomaly-rate", "0.2", NULL }, false, 3 },
+	{ "atr-3shards", { "--format", "atr", "--traces", "400", "--seed", "27", "--anomaly-rate", "0.2",
+			   NULL }, false, 3 },
+	{ "xtrace-2shards", { "--format", "xtrace", "--traces", "300", "--seed", "28", NULL }, false, 2 },
 };
 
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
@@ -841,7 +964,9 @@ run_case(const struct e2e_case *ec)
 	struct tindex ix = { 0 };
 	struct run r;
 	const struct alt_pipe_counters *pc;
+	struct alt_pipe_counters pcsum;
 	struct alt_net_reasm_stats rs;
+	const unsigned shards = ec->shards;
 	uint32_t *seen = NULL;
 	int64_t *got_of = NULL;
 	char **oracle = NULL;
@@ -888,14 +1013,15 @@ run_case(const struct e2e_case *ec)
 	if (gap_ns > DEFAULT_GAP_NS)
 		printf("e2e %s: a trace is silent for %.3f s: gap widened to %.3f s\n", ec->name,
 		       (double)(gap_ns - 1000000000ull) / 1e9, (double)gap_ns / 1e9);
-	if (run_capture(pcap, gap_ns, &r) != 0) {
+	if (run_capture(pcap, gap_ns, shards, &r) != 0) {
 		run_free(&r);
 		free(ix.slot);
 		truth_free(&tr);
 		CU_FAIL_FATAL("capture could not be processed");
 		return;
 	}
-	pc = alt_pipe_counters(r.pipe);
+	sum_counters(&r, &pcsum);
+	pc = &pcsum;
 	alt_net_reasm_get_stats(r.nf.reasm, &rs);
 
 	seen = calloc(tr.n, sizeof(*seen));
@@ -1037,14 +1163,33 @@ run_case(const struct e2e_case *ec)
 	{
 		uint64_t sum = 0;
 
+		uint64_t pending = 0;
+
+		/* a steered record is decoded once, counted steered where it
+		 * arrived and received, then given its outcome, by its owner */
 		for (unsigned i = 0; i < ALT_PIPE_REC_COUNT; i++)
-			sum += pc->records[i];
+			if (i != ALT_PIPE_REC_STEERED)
+				sum += pc->records[i];
 		if (sum != pc->records_decoded)
 			failf(&c_acct, ec->name, "records_decoded %llu != sum of outcomes %llu",
 			      (unsigned long long)pc->records_decoded, (unsigned long long)sum);
-		if (alt_pipe_pending(r.pipe) != 0)
-			failf(&c_acct, ec->name, "%llu records pending after drain",
-			      (unsigned long long)alt_pipe_pending(r.pipe));
+		if (pc->records[ALT_PIPE_REC_STEERED] != pc->records_received)
+			failf(&c_acct, ec->name, "steered %llu != received %llu",
+			      (unsigned long long)pc->records[ALT_PIPE_REC_STEERED],
+			      (unsigned long long)pc->records_received);
+		if (shards > 1 && pc->records[ALT_PIPE_REC_STEERED] == 0)
+			failf(&c_acct, ec->name, "%u pipes and no record steered", shards);
+		if (shards == 1 && pc->records[ALT_PIPE_REC_STEERED] != 0)
+			failf(&c_acct, ec->name, "one pipe steered %llu records",
+			      (unsigned long long)pc->records[ALT_PIPE_REC_STEERED]);
+		if (r.wrong_owner != 0 || r.steer_frames_bad != 0)
+			failf(&c_acct, ec->name, "%llu traces closed by a pipe not their owner, %llu steering "
+			      "frames rejected", (unsigned long long)r.wrong_owner,
+			      (unsigned long long)r.steer_frames_bad);
+		for (unsigned i = 0; i < r.shards; i++)
+			pending += alt_pipe_pending(r.pipes[i]);
+		if (pending != 0)
+			failf(&c_acct, ec->name, "%llu records pending after drain", (unsigned long long)pending);
 		if (pc->records[ALT_PIPE_REC_IN_TRACE] != got_records)
 			failf(&c_acct, ec->name, "in_trace %llu != records of the traces seen %llu",
 			      (unsigned long long)pc->records[ALT_PIPE_REC_IN_TRACE],
@@ -1087,13 +1232,13 @@ run_case(const struct e2e_case *ec)
 		      (unsigned long long)rs.frags[ALT_NET_REASM_COMPLETE]);
 
 	printf("e2e %-27s traces %4zu (lost %3llu, out %3llu, incomplete %3llu) records %6llu "
-	       "frames %6llu payloads %6llu frag-dgrams %5llu matched %4llu/%llu closed_by "
+	       "steered %6llu frames %6llu payloads %6llu frag-dgrams %5llu matched %4llu/%llu closed_by "
 	       "gap/closer/drain %llu/%llu/%llu epochs %llu | anomalies edge %llu (distinct %llu/%llu) "
 	       "missing %llu (distinct %llu/%llu) latency %llu error %llu | same-shape multiplicity "
 	       "pairs %llu%s\n",
 	       ec->name, tr.n, (unsigned long long)lost, (unsigned long long)lost_out,
 	       (unsigned long long)lost_incomplete, (unsigned long long)pc->records_decoded,
-	       (unsigned long long)r.frames, (unsigned long long)r.payloads,
+	       (unsigned long long)pc->records[ALT_PIPE_REC_STEERED], (unsigned long long)r.frames, (unsigned long long)r.payloads,
 	       (unsigned long long)r.nf.reassembled, (unsigned long long)matched,
 	       (unsigned long long)(tr.n - lost), (unsigned long long)closed_by[0],
 	       (unsigned long long)closed_by[1], (unsigned long long)closed_by[2],
@@ -1265,14 +1410,154 @@ test_pcap_reader(void)
 	}
 }
 
+/* Steering frames: records go in without attributes, names longer than
+ * ALT_PIPE_NAME_MAX are cut, a frame takes at most 1024 records and what
+ * fits in its cap, and what was added decodes back. */
+static void
+test_steer_frames(void)
+{
+	static uint8_t frame[256 * 1024];
+	static struct alt_record recs[1100], dec[1024];
+	static const struct alt_record *ptrs[1100];
+	static char big_s[300], big_o[260];
+	struct alt_wire_out o = { .recs = dec, .cap = 1024 };
+	size_t len = 0;
+	unsigned n, total;
+
+	memset(big_s, 'S', sizeof(big_s));
+	memset(big_o, 'O', sizeof(big_o));
+	for (unsigned i = 0; i < 1100; i++) {
+		struct alt_record *r = &recs[i];
+
+		memset(r, 0, sizeof(*r));
+		r->trace_id.lo = 1000 + i / 3;
+		r->trace_id.hi = 7;
+		r->node_id = i + 1;
+		r->start_ns = 1000000 * (uint64_t)i;
+		r->duration_ns = 500;
+		r->parent_count = (uint8_t)(i % 16);
+		for (unsigned k = 0; k < r->parent_count; k++)
+			r->parents[k] = 5000 + k;
+		r->service.p = i == 1 ? big_s : "svc";
+		r->service.len = i == 1 ? (uint32_t)sizeof(big_s) : 3;
+		r->operation.p = i == 1 ? big_o : "op";
+		r->operation.len = i == 1 ? (uint32_t)sizeof(big_o) : 2;
+		r->attrs.p = "k=v";
+		r->attrs.len = 3;
+		ptrs[i] = r;
+	}
+	/* too small a buffer takes nothing */
+	CU_ASSERT_EQUAL(alt_pipe_steer_add(frame, ALT_PIPE_STEER_MIN_CAP - 1, &len, 3, ptrs, 3), 0);
+	CU_ASSERT_EQUAL(len, 0);
+	/* 1024 records at most in one frame */
+	n = alt_pipe_steer_add(frame, sizeof(frame), &len, 3, ptrs, 1100);
+	CU_ASSERT_EQUAL_FATAL(n, 1024);
+	CU_ASSERT_EQUAL(alt_pipe_steer_count(frame, len), 1024);
+	CU_ASSERT_EQUAL_FATAL(alt_wire_decode_atr(NULL, frame, len, &o), ALT_WIRE_OK);
+	CU_ASSERT_EQUAL_FATAL(o.n, 1024);
+	for (unsigned i = 0; i < 1024; i++) {
+		CU_ASSERT(alt_trace_id_eq(&dec[i].trace_id, &recs[i].trace_id));
+		CU_ASSERT_EQUAL(dec[i].node_id, recs[i].node_id);
+		CU_ASSERT_EQUAL(dec[i].start_ns, recs[i].start_ns);
+		CU_ASSERT_EQUAL(dec[i].duration_ns, recs[i].duration_ns);
+		CU_ASSERT_EQUAL(dec[i].parent_count, recs[i].parent_count);
+		CU_ASSERT_EQUAL(dec[i].attrs.len, 0);
+		CU_ASSERT_EQUAL(dec[i].service.len, i == 1 ? ALT_PIPE_NAME_MAX : 3);
+		CU_ASSERT_EQUAL(dec[i].operation.len, i == 1 ? ALT_PIPE_NAME_MAX : 2);
+		if (i == 1)
+			CU_ASSERT(dec[i].service.p[0] == 'S' && dec[i].operation.p[254] == 'O');
+	}
+	/* a small frame fills by bytes: what went in is all there, in order */
+	for (unsigned i = 1; i < 1100; i++)
+		ptrs[i] = &recs[2];     /* 48 + 16 + 5 bytes -> 72 */
+	total = 0;
+	len = 0;
+	n = alt_pipe_steer_add(frame, ALT_PIPE_STEER_MIN_CAP, &len, 3, ptrs + 1, 100);
+	CU_ASSERT_EQUAL(n, (ALT_PIPE_STEER_MIN_CAP - 16) / 72);
+	CU_ASSERT(len <= ALT_PIPE_STEER_MIN_CAP);
+	total += n;
+	/* full: nothing more goes in until a new frame begins */
+	CU_ASSERT_EQUAL(alt_pipe_steer_add(frame, ALT_PIPE_STEER_MIN_CAP, &len, 3, ptrs + 1 + n, 1), 0);
+	CU_ASSERT_EQUAL(alt_pipe_steer_count(frame, len), total);
+	CU_ASSERT_EQUAL(alt_wire_decode_atr(NULL, frame, len, &o), ALT_WIRE_OK);
+	CU_ASSERT_EQUAL(o.n, total);
+}
+
+/* Names longer than ALT_PIPE_NAME_MAX: cut to that length by whichever
+ * pipe ends up owning the trace (the same name whether the record stayed
+ * or was steered), counted once, where the record arrived. */
+static void
+test_long_names(void)
+{
+	static char big_s[300], big_o[400];
+	static struct alt_record recs[64];
+	struct run r;
+	struct alt_pipe_counters sum;
+	unsigned long_recs = 0, checked = 0, steered_long = 0;
+
+	memset(big_s, 's', sizeof(big_s));
+	memset(big_o, 'o', sizeof(big_o));
+	CU_ASSERT_EQUAL_FATAL(run_init(&r, 0, 2), 0);
+	for (unsigned i = 0; i < 64; i++) {
+		struct alt_record *x = &recs[i];
+		bool lng = i % 3 == 0;
+
+		memset(x, 0, sizeof(*x));
+		x->trace_id.lo = 100 + i;       /* one root record per trace */
+		x->trace_id.hi = 1;
+		x->node_id = i + 1;
+		x->start_ns = 1000000000ull + i * 1000ull;
+		x->duration_ns = 10;
+		x->service.p = lng ? big_s : "svc";
+		x->service.len = lng ? (uint32_t)sizeof(big_s) : 3;
+		x->operation.p = lng ? big_o : "op";
+		x->operation.len = lng ? (uint32_t)sizeof(big_o) : 2;
+		long_recs += lng;
+		steered_long += lng && alt_pipe_owner(&r.cfg, &x->trace_id) != 0;
+	}
+	CU_ASSERT(steered_long > 0);    /* some long names crossed to the other pipe */
+	alt_pipe_feed(r.pipes[0], recs, 64);
+	shards_flush(&r);
+	for (unsigned i = 0; i < 2; i++)
+		alt_pipe_drain(r.pipes[i]);
+	CU_ASSERT_EQUAL(r.steer_frames_bad, 0);
+	CU_ASSERT_EQUAL(r.wrong_owner, 0);
+	CU_ASSERT_EQUAL_FATAL(r.n, 64);
+	for (size_t k = 0; k < r.n; k++) {
+		const struct got_trace *g = &r.t[k];
+		bool lng = (g->id.lo - 100) % 3 == 0;
+
+		CU_ASSERT_EQUAL_FATAL(g->n_nodes, 1);
+		if (lng) {
+			CU_ASSERT_EQUAL(strlen(g->nodes[0].service), ALT_PIPE_NAME_MAX);
+			CU_ASSERT_EQUAL(strlen(g->nodes[0].operation), ALT_PIPE_NAME_MAX);
+			CU_ASSERT(strspn(g->nodes[0].service, "s") == ALT_PIPE_NAME_MAX);
+			CU_ASSERT(strspn(g->nodes[0].operation, "o") == ALT_PIPE_NAME_MAX);
+		} else {
+			CU_ASSERT_STRING_EQUAL(g->nodes[0].service, "svc");
+			CU_ASSERT_STRING_EQUAL(g->nodes[0].operation, "op");
+		}
+		checked++;
+	}
+	CU_ASSERT_EQUAL(checked, 64);
+	sum_counters(&r, &sum);
+	CU_ASSERT_EQUAL(sum.names_truncated, long_recs);
+	CU_ASSERT_EQUAL(alt_pipe_counters(r.pipes[1])->names_truncated, 0);
+	CU_ASSERT_EQUAL(sum.records[ALT_PIPE_REC_STEERED], sum.records_received);
+	CU_ASSERT(sum.records_received > 0);
+	run_free(&r);
+}
+
 #define CASE_FN(i) \
 	static void test_case_##i(void) { if ((i) < N_CASES) run_case(&cases[i]); }
 CASE_FN(0) CASE_FN(1) CASE_FN(2) CASE_FN(3) CASE_FN(4) CASE_FN(5) CASE_FN(6) CASE_FN(7)
-CASE_FN(8) CASE_FN(9) CASE_FN(10) CASE_FN(11) CASE_FN(12) CASE_FN(13)
+CASE_FN(8) CASE_FN(9) CASE_FN(10) CASE_FN(11) CASE_FN(12) CASE_FN(13) CASE_FN(14) CASE_FN(15)
+CASE_FN(16) CASE_FN(17)
 
 static void (*const case_fns[])(void) = {
 	test_case_0, test_case_1, test_case_2, test_case_3, test_case_4, test_case_5, test_case_6,
 	test_case_7, test_case_8, test_case_9, test_case_10, test_case_11, test_case_12, test_case_13,
+	test_case_14, test_case_15, test_case_16, test_case_17,
 };
 
 _Static_assert(sizeof(case_fns) / sizeof(case_fns[0]) == N_CASES, "one function per case");
@@ -1318,6 +1603,8 @@ main(int argc, char **argv)
 		return 1;
 	CU_add_test(s, "truth parser", test_truth_parser);
 	CU_add_test(s, "pcap reader", test_pcap_reader);
+	CU_add_test(s, "steering frames", test_steer_frames);
+	CU_add_test(s, "long names", test_long_names);
 	for (size_t i = 0; i < N_CASES; i++)
 		CU_add_test(s, cases[i].name, case_fns[i]);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

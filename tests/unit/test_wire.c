@@ -172,6 +172,81 @@ test_atr_roundtrip_1024(void)
 	CU_ASSERT_EQUAL(alt_wire_encode_atr(in, ALT_ATR_MAX_COUNT, 0, 1, 1, buf, n - 1), 0);
 }
 
+/* A frame built record by record is the same bytes as one encoded at
+ * once; without attributes it differs only there; the builder refuses a
+ * 1025th record, a record that does not fit, and unencodable records. */
+static void
+test_atr_builder(void)
+{
+	static uint8_t b2[BUF_CAP];
+	char longname[300];
+	size_t n, len;
+
+	for (unsigned i = 0; i < ALT_ATR_MAX_COUNT; i++)
+		mkrec(&in[i], 3, 1000 + i / 7, i + 1, i % 5, i % 3 ? "svc" : "", i % 2 ? "op" : "o",
+		      i % 4 ? "k=v" : "");
+	n = alt_wire_encode_atr(in, ALT_ATR_MAX_COUNT, 0x01, 9, 77, buf, BUF_CAP);
+	CU_ASSERT_FATAL(n > 0);
+	memset(b2, 0xAA, sizeof(b2));   /* padding must come out zero anyway */
+	len = alt_wire_atr_begin(b2, BUF_CAP, 0x01, 9, 77);
+	CU_ASSERT_EQUAL_FATAL(len, 16);
+	CU_ASSERT_EQUAL(alt_wire_atr_count(b2, len), 0);
+	for (unsigned i = 0; i < ALT_ATR_MAX_COUNT; i++) {
+		size_t nl = alt_wire_atr_add(b2, len, BUF_CAP, &in[i], true);
+
+		CU_ASSERT_FATAL(nl > len && nl % 8 == 0);
+		len = nl;
+	}
+	CU_ASSERT_EQUAL(alt_wire_atr_count(b2, len), ALT_ATR_MAX_COUNT);
+	CU_ASSERT_EQUAL_FATAL(len, n);
+	CU_ASSERT(memcmp(b2, buf, n) == 0);
+	/* the 1025th record does not go in, and the frame is untouched */
+	CU_ASSERT_EQUAL(alt_wire_atr_add(b2, len, BUF_CAP, &in[0], true), 0);
+	CU_ASSERT(memcmp(b2, buf, n) == 0);
+
+	/* without attributes: decodes to the same records, attrs empty */
+	len = alt_wire_atr_begin(b2, BUF_CAP, 0, 1, 1);
+	for (unsigned i = 0; i < 50; i++)
+		len = alt_wire_atr_add(b2, len, BUF_CAP, &in[i], false);
+	CU_ASSERT_FATAL(len > 0);
+	out_init(64);
+	CU_ASSERT_EQUAL_FATAL(alt_wire_decode_atr(NULL, b2, len, &out), ALT_WIRE_OK);
+	CU_ASSERT_EQUAL_FATAL(out.n, 50);
+	for (unsigned i = 0; i < 50; i++) {
+		struct alt_record x = in[i];
+
+		x.attrs.len = 0;
+		check_same(&recs[i], &x);
+	}
+
+	/* a record that does not fit in cap: 0, and nothing written past cap */
+	mkrec(&in[0], 0, 5, 1, 2, "a", "b", "");      /* 48 + 16 + 2 -> 72 bytes */
+	memset(b2, 0xAA, sizeof(b2));
+	len = alt_wire_atr_begin(b2, 16 + 71, 0, 1, 1);
+	CU_ASSERT_EQUAL(alt_wire_atr_add(b2, len, 16 + 71, &in[0], true), 0);
+	CU_ASSERT_EQUAL(b2[16], 0xAA);
+	CU_ASSERT_EQUAL(alt_wire_atr_add(b2, len, 16 + 72, &in[0], true), 16 + 72);
+	CU_ASSERT_EQUAL(alt_wire_atr_count(b2, 16 + 72), 1);
+	/* unencodable: a 256-byte name, 16 parents; bad arguments */
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	len = alt_wire_atr_begin(b2, BUF_CAP, 0, 1, 1);
+	mkrec(&in[0], 0, 5, 1, 0, longname, "b", "");
+	CU_ASSERT_EQUAL(alt_wire_atr_add(b2, len, BUF_CAP, &in[0], true), 0);
+	mkrec(&in[0], 0, 5, 1, 0, "a", longname, "");
+	CU_ASSERT_EQUAL(alt_wire_atr_add(b2, len, BUF_CAP, &in[0], true), 0);
+	mkrec(&in[0], 0, 5, 1, 0, "a", "b", "");
+	in[0].parent_count = 16;
+	CU_ASSERT_EQUAL(alt_wire_atr_add(b2, len, BUF_CAP, &in[0], true), 0);
+	in[0].parent_count = 0;
+	CU_ASSERT_EQUAL(alt_wire_atr_add(b2, 15, BUF_CAP, &in[0], true), 0);
+	CU_ASSERT_EQUAL(alt_wire_atr_add(b2, BUF_CAP + 1, BUF_CAP, &in[0], true), 0);
+	CU_ASSERT_EQUAL(alt_wire_atr_add(NULL, 16, BUF_CAP, &in[0], true), 0);
+	CU_ASSERT_EQUAL(alt_wire_atr_begin(b2, 15, 0, 1, 1), 0);
+	CU_ASSERT_EQUAL(alt_wire_atr_count(b2, 15), 0);
+	CU_ASSERT_EQUAL(alt_wire_atr_count(b2, len), 0);
+}
+
 static void
 test_atr_parents(void)
 {
@@ -937,6 +1012,7 @@ main(void)
 		{ "names", test_names },
 		{ "atr_roundtrip_one", test_atr_roundtrip_one },
 		{ "atr_roundtrip_1024", test_atr_roundtrip_1024 },
+		{ "atr_builder", test_atr_builder },
 		{ "atr_parents", test_atr_parents },
 		{ "atr_flags_kind", test_atr_flags_kind },
 		{ "atr_affine", test_atr_affine },
