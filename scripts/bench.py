@@ -322,8 +322,8 @@ class Bench:
         return r
 
     # ---- main parts ----
-    def part_rates(self, want):
-        names = [n for n in ("atr", "jaeger") if n in want]
+    def part_rates(self, want, captures):
+        names = [n for n in captures if n in want]
         res = {}
         runs = {}
         for n in names:
@@ -337,7 +337,7 @@ class Bench:
             res[(n, 1)] = s
             emit(s)
         if "scaling" in want:
-            res.update(self.part_scaling(names))
+            res.update(self.part_scaling(captures))
         return res
 
     def part_scaling(self, names):
@@ -487,7 +487,10 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--dir", default="/tmp/altair-bench", help="capture cache and scratch directory")
     ap.add_argument("--only", default="atr,jaeger,scaling,ts,io",
-                    help="comma list of parts: atr, jaeger, scaling (2 workers), ts, io")
+                    help="comma list of parts: atr, jaeger (1-worker rates), scaling (1 vs 2 workers on two "
+                         "RX queues), ts, io")
+    ap.add_argument("--captures", default="atr,jaeger",
+                    help="comma list: which of atr, jaeger the rate, scaling and io parts run")
     ap.add_argument("--mem-mb", type=int, default=2048, help="EAL -m for the rate runs")
     ap.add_argument("--ts-mem-mb", type=int, default=4096, help="EAL -m for the TS workload")
     ap.add_argument("--idle-exit-ms", type=int, default=500)
@@ -508,12 +511,13 @@ def main():
           "hugepages": a.hugepages, "build_type": build_type(a.build),
           "altair_binary": binary_id(b.altair)})
     res = {}
+    captures = [n for n in ("atr", "jaeger") if n in a.captures.split(",")]
+    if not captures:
+        sys.exit("bench: --captures: atr and/or jaeger")
     if want & {"atr", "jaeger", "scaling"}:
-        if "scaling" in want and not want & {"atr", "jaeger"}:
-            want |= {"atr", "jaeger"}
-        res.update(b.part_rates(want))
+        res.update(b.part_rates(want, captures))
     if "io" in want:
-        res.update({("io", k): v for k, v in b.part_io([n for n in ("atr", "jaeger") if n in want or
+        res.update({("io", k): v for k, v in b.part_io([n for n in captures if n in want or
                                                         not want & {"atr", "jaeger"}], res).items()})
     if "ts" in want:
         res.update(b.part_ts())

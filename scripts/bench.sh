@@ -4,7 +4,7 @@
 # stock dpdk-testpmd on the same captures for the I/O ceiling. Prints one
 # JSON line per figure and one per target (pass/fail). See docs/performance.md.
 #
-#   scripts/bench.sh [--reps N] [--dir DIR] [--only atr,jaeger,scaling,ts,io] [--perf] ...
+#   scripts/bench.sh [--reps N] [--dir DIR] [--only atr,jaeger,scaling,ts,io] [--captures atr,jaeger] [--perf] ...
 #   scripts/bench.sh --help
 #
 # Needs: build/ built (ninja -C build), dpdk-testpmd, /usr/bin/time, python3;

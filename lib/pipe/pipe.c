@@ -628,32 +628,41 @@ alt_pipe_steer_add(uint8_t *buf, size_t cap, size_t *len, uint32_t src,
 		   const struct alt_record *const *recs, unsigned n)
 {
 	size_t l = *len;
-	unsigned i;
+	unsigned done = 0;
 
 	if (cap < ALT_PIPE_STEER_MIN_CAP)
 		return 0;
 	if (l == 0)
 		l = alt_wire_atr_begin(buf, cap, 0, src, 0);
-	for (i = 0; i < n; i++) {
-		const struct alt_record *r = recs[i];
-		struct alt_record cut;
-		size_t nl;
+	while (done < n) {
+		unsigned run = 0, k;
 
-		if (alt_unlikely(r->service.len > ALT_PIPE_NAME_MAX || r->operation.len > ALT_PIPE_NAME_MAX)) {
+		/* a run of records whose names fit goes in at once */
+		while (done + run < n && recs[done + run]->service.len <= ALT_PIPE_NAME_MAX &&
+		       recs[done + run]->operation.len <= ALT_PIPE_NAME_MAX)
+			run++;
+		if (run > 0) {
+			k = alt_wire_atr_add_many(buf, &l, cap, recs + done, run, false);
+			done += k;
+			if (k < run)
+				break;  /* full: 1024 records, or no room */
+		} else {
 			/* cut as feed() cuts them (counted there) */
-			cut = *r;
+			struct alt_record cut = *recs[done];
+			size_t nl;
+
 			if (cut.service.len > ALT_PIPE_NAME_MAX)
 				cut.service.len = ALT_PIPE_NAME_MAX;
 			if (cut.operation.len > ALT_PIPE_NAME_MAX)
 				cut.operation.len = ALT_PIPE_NAME_MAX;
-			r = &cut;
+			if ((nl = alt_wire_atr_add(buf, l, cap, &cut, false)) == 0)
+				break;
+			l = nl;
+			done++;
 		}
-		if ((nl = alt_wire_atr_add(buf, l, cap, r, false)) == 0)
-			break;  /* full: 1024 records, or no room */
-		l = nl;
 	}
 	*len = l;
-	return i;
+	return done;
 }
 
 unsigned

@@ -145,6 +145,10 @@ size_t alt_wire_encode_atr(const struct alt_record *recs, unsigned n, uint8_t fl
 size_t alt_wire_atr_begin(uint8_t *buf, size_t cap, uint8_t flags, uint32_t emitter_id,
 			  uint32_t frame_seq);
 size_t alt_wire_atr_add(uint8_t *buf, size_t len, size_t cap, const struct alt_record *r, bool attrs);
+/* Append recs[0..n) in order until one does not go in (frame full, no
+ * room, unencodable); *len becomes the new length. Returns how many went. */
+unsigned alt_wire_atr_add_many(uint8_t *buf, size_t *len, size_t cap, const struct alt_record *const *recs,
+			       unsigned n, bool attrs);
 /* Records in a frame begun with alt_wire_atr_begin (0 if len < 16). */
 unsigned alt_wire_atr_count(const uint8_t *buf, size_t len);
 

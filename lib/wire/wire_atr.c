@@ -178,27 +178,55 @@ alt_wire_atr_count(const uint8_t *buf, size_t len)
 	return buf != NULL && len >= ATR_HDR_LEN ? ld_le16(buf + ATR_H_COUNT) : 0;
 }
 
-/* Append one record: the inverse of one step of alt_wire_decode_atr. The
- * record's last 8 bytes are zeroed first, so the padding needs no memset. */
-size_t
-alt_wire_atr_add(uint8_t *buf, size_t len, size_t cap, const struct alt_record *r, bool attrs)
+/* Copy n bytes without a library call for the short names records carry,
+ * and without reading past the source: overlapping word copies. */
+static inline void
+put_bytes(uint8_t *d, const char *s, size_t n)
 {
-	unsigned count, alen = attrs ? r->attrs.len : 0;
-	size_t var, need, used;
-	uint8_t *p;
+	uint64_t a, b;
+	uint32_t x, y;
 
-	if (alt_unlikely(buf == NULL || len < ATR_HDR_LEN || len > cap))
-		return 0;
-	count = ld_le16(buf + ATR_H_COUNT);
-	if (alt_unlikely(count >= ALT_ATR_MAX_COUNT || r->parent_count > ALT_MAX_PARENTS ||
-			 r->service.len > UINT8_MAX || r->operation.len > UINT8_MAX || alen > UINT16_MAX))
-		return 0;
-	var = (size_t)r->parent_count * 8u + r->service.len + r->operation.len + alen;
-	need = (ATR_REC_FIXED + var + 7u) & ~(size_t)7u;
-	if (need > cap - len)
-		return 0;
+	if (n >= 8) {
+		if (n > 16) {
+			memcpy(d, s, n);
+			return;
+		}
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + n - 4, &y, 4);
+	} else if (n > 0) {
+		d[0] = (uint8_t)s[0];
+		d[n / 2] = (uint8_t)s[n / 2];
+		d[n - 1] = (uint8_t)s[n - 1];
+	}
+}
 
-	p = buf + len;
+/* Bytes record r takes in a frame (alen: its attributes' length), 0 when it
+ * cannot be encoded. */
+static inline size_t
+atr_need(const struct alt_record *r, unsigned alen)
+{
+	if (alt_unlikely(r->parent_count > ALT_MAX_PARENTS || r->service.len > UINT8_MAX ||
+			 r->operation.len > UINT8_MAX || alen > UINT16_MAX))
+		return 0;
+	return (ATR_REC_FIXED + (size_t)r->parent_count * 8u + r->service.len + r->operation.len + alen +
+		7u) & ~(size_t)7u;
+}
+
+/* Write record r (need bytes, from atr_need) at p: the inverse of one step
+ * of alt_wire_decode_atr. The record's last 8 bytes are zeroed first, so
+ * the padding needs no memset. */
+static inline void
+atr_put(uint8_t *p, const struct alt_record *r, unsigned alen, size_t need)
+{
+	size_t used = ATR_REC_FIXED;
+
 	st_le64(p + need - 8, 0);
 	st_le64(p + ATR_R_TRACE_LO, r->trace_id.lo);
 	st_le64(p + ATR_R_TRACE_HI, r->trace_id.hi);
@@ -211,19 +239,56 @@ alt_wire_atr_add(uint8_t *buf, size_t len, size_t cap, const struct alt_record *
 	p[ATR_R_SVC_LEN] = (uint8_t)r->service.len;
 	p[ATR_R_OP_LEN] = (uint8_t)r->operation.len;
 	st_le16(p + ATR_R_ATTRS_LEN, (uint16_t)alen);
-	used = ATR_REC_FIXED;
 	for (unsigned j = 0; j < r->parent_count; j++, used += 8)
 		st_le64(p + used, r->parents[j]);
-	if (r->service.len > 0)
-		memcpy(p + used, r->service.p, r->service.len);
+	put_bytes(p + used, r->service.p, r->service.len);
 	used += r->service.len;
-	if (r->operation.len > 0)
-		memcpy(p + used, r->operation.p, r->operation.len);
+	put_bytes(p + used, r->operation.p, r->operation.len);
 	used += r->operation.len;
 	if (alen > 0)
 		memcpy(p + used, r->attrs.p, alen);
+}
+
+size_t
+alt_wire_atr_add(uint8_t *buf, size_t len, size_t cap, const struct alt_record *r, bool attrs)
+{
+	unsigned count, alen;
+	size_t need;
+
+	if (alt_unlikely(buf == NULL || r == NULL || len < ATR_HDR_LEN || len > cap))
+		return 0;
+	count = ld_le16(buf + ATR_H_COUNT);
+	alen = attrs ? r->attrs.len : 0;
+	if (alt_unlikely(count >= ALT_ATR_MAX_COUNT) || (need = atr_need(r, alen)) == 0 || need > cap - len)
+		return 0;
+	atr_put(buf + len, r, alen, need);
 	st_le16(buf + ATR_H_COUNT, (uint16_t)(count + 1));
 	return len + need;
+}
+
+unsigned
+alt_wire_atr_add_many(uint8_t *buf, size_t *len, size_t cap, const struct alt_record *const *recs,
+		      unsigned n, bool attrs)
+{
+	unsigned count, i;
+	size_t l = *len;
+
+	if (alt_unlikely(buf == NULL || recs == NULL || l < ATR_HDR_LEN || l > cap))
+		return 0;
+	count = ld_le16(buf + ATR_H_COUNT);
+	for (i = 0; i < n && count < ALT_ATR_MAX_COUNT; i++, count++) {
+		const struct alt_record *r = recs[i];
+		unsigned alen = attrs ? r->attrs.len : 0;
+		size_t need = atr_need(r, alen);
+
+		if (need == 0 || need > cap - l)
+			break;
+		atr_put(buf + l, r, alen, need);
+		l += need;
+	}
+	st_le16(buf + ATR_H_COUNT, (uint16_t)count);
+	*len = l;
+	return i;
 }
 
 /* Encode n records (1..1024) as one ATR/1 frame into buf: the exact inverse

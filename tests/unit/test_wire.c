@@ -203,6 +203,26 @@ test_atr_builder(void)
 	/* the 1025th record does not go in, and the frame is untouched */
 	CU_ASSERT_EQUAL(alt_wire_atr_add(b2, len, BUF_CAP, &in[0], true), 0);
 	CU_ASSERT(memcmp(b2, buf, n) == 0);
+	/* the same through alt_wire_atr_add_many, in two calls; a third adds nothing */
+	{
+		static const struct alt_record *ptrs[ALT_ATR_MAX_COUNT + 5];
+
+		for (unsigned i = 0; i < ALT_ATR_MAX_COUNT + 5; i++)
+			ptrs[i] = &in[i % ALT_ATR_MAX_COUNT];
+		memset(b2, 0x55, sizeof(b2));
+		len = alt_wire_atr_begin(b2, BUF_CAP, 0x01, 9, 77);
+		CU_ASSERT_EQUAL(alt_wire_atr_add_many(b2, &len, BUF_CAP, ptrs, 300, true), 300);
+		CU_ASSERT_EQUAL(alt_wire_atr_add_many(b2, &len, BUF_CAP, ptrs + 300, ALT_ATR_MAX_COUNT + 5 - 300,
+						      true), ALT_ATR_MAX_COUNT - 300);
+		CU_ASSERT_EQUAL(alt_wire_atr_add_many(b2, &len, BUF_CAP, ptrs, 1, true), 0);
+		CU_ASSERT_EQUAL_FATAL(len, n);
+		CU_ASSERT(memcmp(b2, buf, n) == 0);
+		/* stops at the first record without room; len stays on a record boundary */
+		len = alt_wire_atr_begin(b2, 16 + 200, 0, 1, 1);
+		CU_ASSERT(alt_wire_atr_add_many(b2, &len, 16 + 200, ptrs, 10, true) < 10);
+		CU_ASSERT_EQUAL(alt_wire_decode_atr(NULL, b2, len, &out), ALT_WIRE_OK);
+		CU_ASSERT_EQUAL(out.n, alt_wire_atr_count(b2, len));
+	}
 
 	/* without attributes: decodes to the same records, attrs empty */
 	len = alt_wire_atr_begin(b2, BUF_CAP, 0, 1, 1);
