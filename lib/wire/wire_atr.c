@@ -249,23 +249,6 @@ atr_put(uint8_t *p, const struct alt_record *r, unsigned alen, size_t need)
 		memcpy(p + used, r->attrs.p, alen);
 }
 
-size_t
-alt_wire_atr_add(uint8_t *buf, size_t len, size_t cap, const struct alt_record *r, bool attrs)
-{
-	unsigned count, alen;
-	size_t need;
-
-	if (alt_unlikely(buf == NULL || r == NULL || len < ATR_HDR_LEN || len > cap))
-		return 0;
-	count = ld_le16(buf + ATR_H_COUNT);
-	alen = attrs ? r->attrs.len : 0;
-	if (alt_unlikely(count >= ALT_ATR_MAX_COUNT) || (need = atr_need(r, alen)) == 0 || need > cap - len)
-		return 0;
-	atr_put(buf + len, r, alen, need);
-	st_le16(buf + ATR_H_COUNT, (uint16_t)(count + 1));
-	return len + need;
-}
-
 unsigned
 alt_wire_atr_add_many(uint8_t *buf, size_t *len, size_t cap, const struct alt_record *const *recs,
 		      unsigned n, bool attrs)
@@ -289,6 +272,12 @@ alt_wire_atr_add_many(uint8_t *buf, size_t *len, size_t cap, const struct alt_re
 	st_le16(buf + ATR_H_COUNT, (uint16_t)count);
 	*len = l;
 	return i;
+}
+
+size_t
+alt_wire_atr_add(uint8_t *buf, size_t len, size_t cap, const struct alt_record *r, bool attrs)
+{
+	return alt_wire_atr_add_many(buf, &len, cap, &r, 1, attrs) == 1 ? len : 0;
 }
 
 /* Encode n records (1..1024) as one ATR/1 frame into buf: the exact inverse
