@@ -133,7 +133,13 @@ struct alt_node {
 	uint8_t kind;                   /* enum alt_kind */
 	uint16_t flags;                 /* ALT_RF_* | ALT_NF_* */
 	uint32_t rule_bits;             /* attribute rules matched (bit per rule id < 32) */
+	uint32_t arrival;               /* arrival clock >> ALT_ARRIVAL_SHIFT (wraps; for close delays) */
+	uint32_t pad;
 };
+
+/* Arrival times kept per node and trace in units of 2^20 ns (~1.05 ms), 32
+ * bits wide: differences are right while under ~52 days. */
+#define ALT_ARRIVAL_SHIFT 20
 
 /* Node flags beyond the record flags (set by the pipeline). */
 enum {

@@ -50,6 +50,8 @@ struct alt_dp_conf {
 	enum alt_dp_steer steer_by;
 	uint32_t steer_wait_ms;         /* bounded wait on a full steering ring / no buffer */
 	uint64_t reorder_ms, bucket_us, gap_ms, grace_ms, epoch_ms, idle_advance_ms;
+	uint64_t source_idle_min_ms, source_idle_max_ms, source_warmup_ms;
+	uint32_t source_idle_mult, max_sources;
 	uint32_t max_nodes, max_traces, max_nodes_per_trace, max_strings, closed_cache;
 	uint32_t topk;
 	uint32_t reasm_datagrams, reasm_mb, reasm_timeout_ms;

@@ -57,16 +57,27 @@ static const struct opt opts[] = {
 	  "hash|l4-src: which worker owns a trace (l4-src: the one L4-source-port RSS delivers its ATR/1 frames to; implied by rss = l4-src)" },
 	{ "steer-wait-ms", "pipeline", OPT_U32, OFF(steer_wait_ms), 1, 10000,
 	  "longest wait for a free steering buffer or room in an owner's ring before the records are counted dropped" },
-	{ "reorder-ms", "pipeline", OPT_U64, OFF(reorder_ms), 0, 600000, "event-time reorder window" },
+	{ "reorder-ms", "pipeline", OPT_U64, OFF(reorder_ms), 0, 600000,
+	  "event-time disorder allowed within one source (sender); a source's progress is its newest event time less this" },
 	{ "bucket-us", "pipeline", OPT_U64, OFF(bucket_us), 1, 1000000, "reorder bucket granularity" },
 	{ "gap-ms", "pipeline", OPT_U64, OFF(gap_ms), 1, 3600000, "inactivity gap that closes a trace (event time)" },
 	{ "grace-ms", "pipeline", OPT_U64, OFF(grace_ms), 0, 600000, "grace after CLOSES_TRACE before an early close" },
+	{ "source-idle-min-ms", "pipeline", OPT_U64, OFF(source_idle_min_ms), 1, 3600000,
+	  "shortest idle timeout of a source (a source quiet past its timeout stops holding the watermark)" },
+	{ "source-idle-max-ms", "pipeline", OPT_U64, OFF(source_idle_max_ms), 1, 86400000,
+	  "longest idle timeout of a source; also the timeout of a source whose cadence is not known yet" },
+	{ "source-idle-mult", "pipeline", OPT_U32, OFF(source_idle_mult), 1, 1000,
+	  "a source's idle timeout is this many times its longest pause between datagrams" },
+	{ "source-warmup-ms", "pipeline", OPT_U64, OFF(source_warmup_ms), 0, 3600000,
+	  "after the first datagram, hold the watermark this long (arrival time) so that senders not heard yet are waited for (0 = none)" },
 	{ "idle-advance-ms", "pipeline", OPT_U64, OFF(idle_advance_ms), 0, 3600000,
-	  "quiet input this long: event time follows the wall clock (0 = never)" },
+	  "ports with capture timestamps (pcap replay): no packet for this long (wall time) and the arrival clock follows the wall clock (0 = never)" },
 	{ "epoch-ms", "pipeline", OPT_U64, OFF(epoch_ms), 1, 3600000, "statistics epoch (event time)" },
 	{ "max-nodes", "pools", OPT_U32, OFF(max_nodes), 1024, 1u << 30, "records held per worker (node pool)" },
 	{ "max-traces", "pools", OPT_U32, OFF(max_traces), 16, 1u << 26, "open traces per worker" },
 	{ "max-nodes-per-trace", "pools", OPT_U32, OFF(max_nodes_per_trace), 2, 1u << 20, "records kept per trace" },
+	{ "max-sources", "pools", OPT_U32, OFF(max_sources), 16, 1u << 24,
+	  "senders tracked per worker; beyond, the least recently heard is forgotten (counted)" },
 	{ "max-strings", "pools", OPT_U32, OFF(max_strings), 16, 1u << 24, "distinct service/operation names per worker" },
 	{ "closed-cache", "pools", OPT_U32, OFF(closed_cache), 16, 1u << 26, "closed trace IDs remembered for late fragments" },
 	{ "reasm-datagrams", "pools", OPT_U32, OFF(reasm_datagrams), 1, 1u << 20, "IP datagrams in reassembly per worker" },
@@ -103,7 +114,12 @@ alt_dp_conf_default(struct alt_dp_conf *c)
 	c->max_encap = 2;
 	c->workers = 1;
 	c->steer_wait_ms = 2;
-	c->reorder_ms = 200;
+	c->reorder_ms = 100;
+	c->source_idle_min_ms = 250;
+	c->source_idle_max_ms = 60000;
+	c->source_idle_mult = 4;
+	c->source_warmup_ms = 10000;
+	c->max_sources = 4096;
 	c->bucket_us = 1000;
 	c->gap_ms = 2000;
 	c->grace_ms = 50;
@@ -427,12 +443,10 @@ alt_dp_conf_parse(struct alt_dp_conf *c, int argc, char **argv, const char *prog
 int
 alt_dp_conf_check(const struct alt_dp_conf *c, const char *prog)
 {
-	uint64_t buckets = c->reorder_ms * 1000 / c->bucket_us;
-
-	if (buckets > (1u << 20)) {
-		fprintf(stderr, "%s: --reorder-ms %" PRIu64 " with --bucket-us %" PRIu64 " makes %" PRIu64
-			" reorder buckets; at most %u: raise --bucket-us\n",
-			prog, c->reorder_ms, c->bucket_us, buckets, 1u << 20);
+	if (c->source_idle_min_ms > c->source_idle_max_ms) {
+		fprintf(stderr, "%s: --source-idle-min-ms %" PRIu64 " is above --source-idle-max-ms %" PRIu64
+			": the shortest idle timeout cannot exceed the longest\n",
+			prog, c->source_idle_min_ms, c->source_idle_max_ms);
 		return -1;
 	}
 	return 0;
@@ -550,7 +564,11 @@ alt_dp_conf_pipe(const struct alt_dp_conf *c, struct alt_pipe_cfg *pc)
 	pc->max_strings = c->max_strings;
 	pc->closed_cache = c->closed_cache;
 	pc->want_shape_text = c->shape_text;
-	pc->idle_advance_ns = c->idle_advance_ms * 1000000ULL;
+	pc->max_sources = c->max_sources;
+	pc->idle_min_ns = c->source_idle_min_ms * 1000000ULL;
+	pc->idle_max_ns = c->source_idle_max_ms * 1000000ULL;
+	pc->idle_mult = c->source_idle_mult;
+	pc->warmup_ns = c->source_warmup_ms * 1000000ULL;
 	pc->stats.max_ops = c->stats_ops;
 	pc->stats.max_shapes = c->stats_shapes;
 	if (pc->stats.topk < c->topk * 4)

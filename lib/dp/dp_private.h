@@ -53,7 +53,11 @@ struct worker {
 	struct alt_pipe *pipe;
 	struct alt_net_reasm *reasm;
 	struct alt_net_cfg netcfg;
-	uint64_t now_ns;
+	uint64_t now_ns;                /* monotonic wall clock (reassembly timeouts, flushes) */
+	uint64_t arr_ns;                /* arrival clock: newest capture timestamp, else the real-time clock */
+	uint64_t arr_ts_max;            /* newest capture timestamp seen */
+	uint64_t arr_ts_wall;           /* now_ns when it was seen */
+	bool has_ts;                    /* polls a port with capture timestamps */
 	uint16_t nq;
 	struct {
 		uint16_t port;
@@ -97,6 +101,8 @@ struct worker {
 	/* shared with control (atomics, see comments at use) */
 	uint64_t rx_seen;               /* release-stored copy of rx_pkts */
 	uint64_t epoch_progress;        /* epochs < this are reported */
+	uint64_t progress;              /* event time below which nothing more is steered from here (release) */
+	uint64_t arr_pub;               /* arr_ns, for the other workers' arrival clocks (relaxed) */
 	int stop;
 	int rx_stopped;                 /* no more steering frames will come from this worker */
 	int done;
@@ -124,6 +130,9 @@ struct alt_dp_app {
 	uint8_t port_rss[ALT_DP_MAX_PORTS];     /* enum alt_dp_rss in effect, 0 = none */
 	uint16_t port_reta[ALT_DP_MAX_PORTS];   /* RETA size (l4-src) */
 	uint16_t *owner_table;                  /* trace owner by fold16 (l4-src), or NULL */
+	uint8_t port_ts[ALT_DP_MAX_PORTS];      /* port delivers capture timestamps (us) */
+	int ts_off;                             /* mbuf timestamp dynfield offset, -1 none */
+	uint64_t ts_flag;                       /* its ol_flags bit */
 	struct rte_eth_stats port_stats[ALT_DP_MAX_PORTS];
 	unsigned nworkers;
 	struct worker *workers;

@@ -25,6 +25,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 #include <rte_telemetry.h>
@@ -308,18 +309,33 @@ poll_steered(struct worker *w)
 	for (unsigned s = 0; s < g_app.nworkers; s++) {
 		struct rte_ring *r = w->steer_in[s];
 		void *objs[32];
-		unsigned n;
+		unsigned n, left;
+		uint64_t prog;
 
 		if (r == NULL)
 			continue;
-		n = rte_ring_sc_dequeue_burst(r, objs, 32, NULL);
-		for (unsigned i = 0; i < n; i++) {
-			struct steer_buf *b = objs[i];
-			alt_pipe_feed_steered(w->pipe, b->data, b->len);
-			rte_ring_mp_enqueue(g_app.workers[b->src].steer_free, b);
+		/* Peer progress protocol: the sender enqueues its frames, then
+		 * stores its progress (release). Loading the progress first
+		 * (acquire, pairs with that store) makes every frame enqueued
+		 * before it visible in the count below; once those frames are
+		 * fed, nothing below prog can still come from that worker. */
+		prog = __atomic_load_n(&g_app.workers[s].progress, __ATOMIC_ACQUIRE);
+		left = rte_ring_count(r);
+		while (left > 0) {
+			n = rte_ring_sc_dequeue_burst(r, objs, left < 32 ? left : 32, NULL);
+			if (n == 0)
+				break;
+			for (unsigned i = 0; i < n; i++) {
+				struct steer_buf *b = objs[i];
+				alt_pipe_feed_steered(w->pipe, b->data, b->len);
+				rte_ring_mp_enqueue(g_app.workers[b->src].steer_free, b);
+			}
+			w->steer_in_frames += n;
+			total += n;
+			left -= n;
 		}
-		w->steer_in_frames += n;
-		total += n;
+		if (left == 0)
+			alt_pipe_peer_progress(w->pipe, s, prog);
 	}
 	return total;
 }
@@ -329,8 +345,9 @@ poll_steered(struct worker *w)
 static void
 handle_payload(struct worker *w, const struct alt_net_pkt *pkt, bool dgram)
 {
-	enum alt_wire_reason r = alt_pipe_input(w->pipe, (enum alt_wire_format)pkt->format, pkt->payload,
-						pkt->payload_len);
+	struct alt_pipe_origin o = { alt_net_flow_key(pkt), w->arr_ns };
+	enum alt_wire_reason r = alt_pipe_input_from(w->pipe, (enum alt_wire_format)pkt->format, pkt->payload,
+						     pkt->payload_len, &o);
 	if (dgram)
 		w->dgram_wire[r]++;
 	else
@@ -380,6 +397,15 @@ process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		w->rx_bytes += len;
+		if (g_app.ts_off >= 0 && (m->ol_flags & g_app.ts_flag)) {
+			/* net_pcap: the capture timestamp, in microseconds */
+			uint64_t ts = *RTE_MBUF_DYNFIELD(m, g_app.ts_off, rte_mbuf_timestamp_t *) * 1000;
+			if (ts > w->arr_ts_max)
+				w->arr_ts_max = ts;
+			w->arr_ts_wall = w->now_ns;
+			if (ts > w->arr_ns)
+				w->arr_ns = ts;
+		}
 		if (alt_likely(m->nb_segs == 1)) {
 			data = rte_pktmbuf_mtod(m, const uint8_t *);
 		} else {
@@ -392,6 +418,35 @@ process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 		rte_pktmbuf_free(m);
 	}
 	w->rx_pkts += n;
+}
+
+/* The arrival clock: the newest capture timestamp when the ports give
+ * them (so a replay judges idleness as the live run would), else the
+ * real-time clock; quiet past --idle-advance-ms (wall), it follows the
+ * wall clock from there. Shared: never behind another worker's. */
+static void
+arrival_clock(struct worker *w, uint64_t rt_ns)
+{
+	const uint64_t follow = g_app.conf->idle_advance_ms * 1000000ULL;
+	uint64_t a = w->arr_ns;
+
+	if (!w->has_ts) {
+		if (rt_ns > a)
+			a = rt_ns;      /* live: the real-time clock */
+	} else if (w->arr_ts_wall != 0 && follow != 0 && w->now_ns - w->arr_ts_wall > follow) {
+		uint64_t f = w->arr_ts_max + (w->now_ns - w->arr_ts_wall);
+		if (f > a)
+			a = f;
+	}
+	for (unsigned i = 0; i < g_app.nworkers; i++) {
+		/* relaxed: any recent value of another clock will do */
+		uint64_t o = __atomic_load_n(&g_app.workers[i].arr_pub, __ATOMIC_RELAXED);
+		if (o > a)
+			a = o;
+	}
+	w->arr_ns = a;
+	__atomic_store_n(&w->arr_pub, a, __ATOMIC_RELAXED);
+	alt_pipe_clock(w->pipe, a);
 }
 
 static int
@@ -407,6 +462,9 @@ worker_main(void *arg)
 	/* Wall time from the TSC: no system call in the poll loop. */
 	const uint64_t base_ns = mono_ns(), base_tsc = rte_get_tsc_cycles();
 	const double ns_per_tsc = 1e9 / (double)hz;
+	struct timespec rts;
+	clock_gettime(CLOCK_REALTIME, &rts);
+	const uint64_t rt_off = (uint64_t)rts.tv_sec * 1000000000ULL + (uint64_t)rts.tv_nsec - base_ns;
 
 	w->last_flush_tsc = base_tsc;
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
@@ -414,6 +472,7 @@ worker_main(void *arg)
 		uint32_t got = 0;
 
 		w->now_ns = base_ns + (uint64_t)((double)(t0 - base_tsc) * ns_per_tsc);
+		arrival_clock(w, w->now_ns + rt_off);
 		for (unsigned q = 0; q < w->nq; q++) {
 			uint16_t n = rte_eth_rx_burst(w->q[q].port, w->q[q].queue, pkts, burst);
 			if (n > 0) {
@@ -423,6 +482,9 @@ worker_main(void *arg)
 		}
 		if (g_app.nworkers > 1) {
 			steer_flush(w);
+			/* after the frames: what is sent later is not older (see
+			 * poll_steered for the reader's side) */
+			__atomic_store_n(&w->progress, alt_pipe_progress(w->pipe), __ATOMIC_RELEASE);
 			got += poll_steered(w);
 		}
 		if (got > 0) {
@@ -430,8 +492,10 @@ worker_main(void *arg)
 			w->busy_tsc += rte_get_tsc_cycles() - t0;
 		}
 		if (w->now_ns - last_expire > 10000000ULL) {
+			/* quiet input: sources still go idle and traces still close */
 			alt_net_reasm_expire(w->reasm, w->now_ns);
-			alt_pipe_idle(w->pipe, w->now_ns);
+			if (got == 0)
+				alt_pipe_advance(w->pipe);
 			last_expire = w->now_ns;
 		}
 		if (w->cur_block != NULL && rte_get_tsc_cycles() - w->last_flush_tsc > flush_tsc)
@@ -453,6 +517,8 @@ worker_main(void *arg)
 	uint64_t t0 = rte_get_tsc_cycles();
 	alt_net_reasm_flush(w->reasm);
 	steer_flush(w);
+	/* nothing more will be steered from here */
+	__atomic_store_n(&w->progress, ALT_SOURCES_NONE, __ATOMIC_RELEASE);
 	__atomic_store_n(&w->rx_stopped, 1, __ATOMIC_RELEASE);
 	if (g_app.nworkers > 1) {
 		for (;;) {
@@ -537,6 +603,19 @@ port_setup(uint16_t port, uint16_t nq, struct rte_mempool *mp)
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
 		g_app.port_rss[port] = ALT_DP_RSS_IP_UDP;
+	}
+	/* net_pcap hands out each frame's capture timestamp: the arrival
+	 * clock then runs on capture time, so a replay ages sources as the
+	 * live traffic did. */
+	if (strcmp(info.driver_name, "net_pcap") == 0 &&
+	    (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP)) {
+		if (g_app.ts_off < 0 &&
+		    rte_mbuf_dyn_rx_timestamp_register(&g_app.ts_off, &g_app.ts_flag) != 0)
+			g_app.ts_off = -1;
+		if (g_app.ts_off >= 0) {
+			conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+			g_app.port_ts[port] = 1;
+		}
 	}
 	/* Without RSS, several queues are filled however the driver chooses
 	 * (memif: the peer; af_packet: kernel fanout); steering by trace ID
@@ -693,6 +772,7 @@ alt_dp_run(struct alt_dp_conf *c)
 
 	a->conf = c;
 	a->want_dags = c->dags[0] != '\0';
+	a->ts_off = -1;
 	if (nports == 0) {
 		fprintf(stderr, "altair: no DPDK ports (add --vdev net_pcap0,rx_pcap=FILE, or bind a NIC)\n");
 		return 1;
@@ -782,6 +862,8 @@ alt_dp_run(struct alt_dp_conf *c)
 			w->q[w->nq].port = port;
 			w->q[w->nq].queue = q;
 			w->nq++;
+			if (a->port_ts[port])
+				w->has_ts = true;
 		}
 	}
 	if (alt_dp_ctl_open(a) != 0)

@@ -145,6 +145,16 @@ struct alt_net_pkt {
 	struct alt_net_frag frag;
 };
 
+/* The UDP flow of a tracing datagram (inner addresses and ports): the
+ * sender's identity when its payload names none. Stable across runs. */
+static inline uint64_t
+alt_net_flow_key(const struct alt_net_pkt *p)
+{
+	uint64_t h = alt_hash_bytes(p->inner.src, sizeof(p->inner.src),
+				    ((uint64_t)p->sport << 16) | p->dport);
+	return alt_hash_bytes(p->inner.dst, sizeof(p->inner.dst), h);
+}
+
 /* Counters the caller accumulates per classified frame (alt_net_count). */
 struct alt_net_counters {
 	uint64_t outcome[ALT_NET_OUTCOME_COUNT];

@@ -19,6 +19,7 @@
 #include "alt_dag.h"
 #include "alt_reorder.h"
 #include "alt_session.h"
+#include "alt_sources.h"
 #include "alt_shape.h"
 #include "alt_stats.h"
 #include "alt_wire.h"
@@ -28,7 +29,7 @@ extern "C" {
 #endif
 
 struct alt_pipe_cfg {
-	uint64_t reorder_ns;            /* reorder window, default 200 ms */
+	uint64_t reorder_ns;            /* disorder allowed within one source, default 100 ms */
 	uint64_t bucket_ns;             /* reorder granularity, default 1 ms */
 	uint64_t gap_ns;                /* inactivity gap, default 2 s */
 	uint64_t grace_ns;              /* CLOSES_TRACE grace, default 50 ms */
@@ -46,7 +47,14 @@ struct alt_pipe_cfg {
 	struct alt_stats_params stats;
 	bool want_shape_text;           /* compute canonical shape text for each trace */
 	bool want_critical_path;        /* compute each trace's critical path (default on; only --dags shows it) */
-	uint64_t idle_advance_ns;       /* quiet input this long (wall time): event time follows the wall clock; 0 = never */
+	/* Sources (alt_sources.h): table size, idle timeout floor, cap and
+	 * multiple, warm-up hold; the disorder is reorder_ns. */
+	uint32_t max_sources;           /* default 4096 */
+	uint32_t idle_mult;             /* default 4 */
+	uint64_t idle_min_ns;           /* default 250 ms */
+	uint64_t idle_max_ns;           /* default 60 s */
+	uint64_t warmup_ns;             /* default 10 s */
+	uint64_t reorder_span_ns;       /* event time the reorder ring spans; 0 (default) = 16384 buckets */
 	/* Sharding: with shard_count > 1 (at most ALT_PIPE_MAX_SHARDS),
 	 * records whose trace another worker owns are handed to hooks.steer
 	 * instead of being fed here. */
@@ -115,6 +123,7 @@ struct alt_pipe_counters {
 	uint64_t reorder_pressure_flushes;              /* reorder buffer released early: pools dry, no trace open */
 	uint64_t epochs;                                /* epochs handed to the hook */
 	uint64_t epochs_lost;                           /* no statistics object available */
+	uint64_t source_releases;                       /* sources (or the warm-up) no longer waited for: pools short */
 	uint64_t dag_too_big;                           /* traces larger than the DAG workspace */
 	uint64_t reopened;                              /* CLOSES_TRACE closes found incomplete, reopened */
 };
@@ -206,16 +215,36 @@ unsigned alt_pipe_steer_count(const uint8_t *buf, size_t len);
  * frame), decoded without loss accounting, never re-steered. Returns the
  * decode result (a bad frame is counted rejected). */
 enum alt_wire_reason alt_pipe_feed_steered(struct alt_pipe *p, const uint8_t *frame, size_t len);
-/* Decode and feed. */
+/* Where a payload came from: its UDP flow (a hash of source and
+ * destination address and port; the source when the payload names no
+ * sender) and its arrival time (capture timestamp under replay, the clock
+ * when live; never earlier than the last one given). */
+struct alt_pipe_origin {
+	uint64_t flow;
+	uint64_t arrival_ns;
+};
+/* Decode and feed a payload from origin o: its records' highest event time
+ * is the progress of the source it names (alt_sources.h). */
+enum alt_wire_reason alt_pipe_input_from(struct alt_pipe *p, enum alt_wire_format fmt,
+					 const uint8_t *buf, size_t len,
+					 const struct alt_pipe_origin *o);
+/* Decode and feed, as from flow 0 arriving now (the pipe's clock). */
 enum alt_wire_reason alt_pipe_input(struct alt_pipe *p, enum alt_wire_format fmt,
 				    const uint8_t *buf, size_t len);
+/* The arrival clock moved on without a payload (call at least every few
+ * milliseconds while the input is quiet): sources go idle by it. */
+void alt_pipe_clock(struct alt_pipe *p, uint64_t now_ns);
+/* Sharding: worker `peer` will steer nothing here with an event time
+ * below progress (its alt_pipe_progress, read before the steering frames
+ * it had sent by then were fed here). Until a peer reports, it holds the
+ * watermark at 0; ALT_SOURCES_NONE: it constrains nothing. */
+void alt_pipe_peer_progress(struct alt_pipe *p, unsigned peer, uint64_t progress);
+/* What this pipe promises its peers: the watermark over the sources it
+ * receives from (not over its peers); ALT_SOURCES_NONE before any. */
+uint64_t alt_pipe_progress(struct alt_pipe *p);
 /* Release what the watermark allows, close expired traces, analyse them,
  * hand out finished epochs. Call once per burst (cheap when idle). */
 void alt_pipe_advance(struct alt_pipe *p);
-/* Call periodically with the wall clock (monotonic ns). Once no record
- * arrived for cfg.idle_advance_ns, event time advances with the wall clock
- * so that quiet traces still close and epochs still end. */
-void alt_pipe_idle(struct alt_pipe *p, uint64_t wall_ns);
 /* End of input: flush the reorder buffer, close every trace (drain), emit
  * the last epoch. The pipe stays usable. */
 void alt_pipe_drain(struct alt_pipe *p);
@@ -226,6 +255,7 @@ void alt_pipe_stats_put(struct alt_pipe *p, struct alt_stats *st);
 struct alt_stats *alt_pipe_stats_new(struct alt_pipe *p);
 
 const struct alt_pipe_counters *alt_pipe_counters(const struct alt_pipe *p);
+const struct alt_sources *alt_pipe_sources(const struct alt_pipe *p);
 struct alt_wire_ctx *alt_pipe_wire_ctx(struct alt_pipe *p);
 const struct alt_intern *alt_pipe_intern(const struct alt_pipe *p);
 uint64_t alt_pipe_watermark(const struct alt_pipe *p);

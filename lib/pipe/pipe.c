@@ -22,9 +22,11 @@ struct alt_pipe {
 	struct alt_stats *cur;          /* statistics of the current epoch */
 	uint64_t cur_epoch;
 	bool have_epoch;
-	uint64_t idle_seen_records;     /* records at the last alt_pipe_idle */
-	uint64_t idle_last_wall;        /* wall time of the last alt_pipe_idle */
-	uint64_t idle_since_wall;       /* wall time the input went quiet */
+	uint64_t now;                   /* arrival clock */
+	uint32_t now_arr;               /* now >> ALT_ARRIVAL_SHIFT, stamped on nodes */
+	uint64_t wm;                    /* watermark in force (monotonic) */
+	uint64_t min_ev;                /* earliest event time fed (the first epoch's) */
+	struct alt_sources *src;        /* the senders heard here */
 	struct alt_pipe_counters cnt;
 
 	/* warm: per payload / per closed trace */
@@ -40,6 +42,7 @@ struct alt_pipe {
 	uint32_t *steer_cnt;            /* [shard_count] records per owner */
 	const struct alt_record **steer_ptrs;   /* [max_records] grouped by owner, for the hook */
 	bool steering;
+	uint64_t peer[ALT_PIPE_MAX_SHARDS];     /* progress each peer reported */
 	uint64_t fed;                   /* records ever fed (alt_pipe_feed callers need not decode here) */
 
 	/* cold */
@@ -78,7 +81,7 @@ void
 alt_pipe_cfg_default(struct alt_pipe_cfg *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->reorder_ns = 200ULL * 1000 * 1000;
+	c->reorder_ns = 100ULL * 1000 * 1000;
 	c->bucket_ns = 1000ULL * 1000;
 	c->gap_ns = 2000ULL * 1000 * 1000;
 	c->grace_ns = 50ULL * 1000 * 1000;
@@ -100,7 +103,12 @@ alt_pipe_cfg_default(struct alt_pipe_cfg *c)
 	c->stats.max_shapes = 512;
 	c->want_shape_text = false;
 	c->want_critical_path = true;
-	c->idle_advance_ns = 1000ULL * 1000 * 1000;
+	c->max_sources = 4096;
+	c->idle_mult = 4;
+	c->idle_min_ns = 250ULL * 1000 * 1000;
+	c->idle_max_ns = 60ULL * 1000 * 1000 * 1000;
+	c->warmup_ns = 10ULL * 1000 * 1000 * 1000;
+	c->reorder_span_ns = 0;        /* 16384 buckets */
 }
 
 static uint64_t
@@ -209,6 +217,7 @@ alt_pipe_create(const struct alt_pipe_cfg *cfg, const struct alt_pipe_alloc *all
 	memset(p, 0, sizeof(*p));
 	p->cfg = c;
 	p->alloc = *alloc;
+	p->min_ev = UINT64_MAX;
 	p->total_bytes = sizeof(*p);
 	if (hooks != NULL)
 		p->hooks = *hooks;
@@ -222,10 +231,24 @@ alt_pipe_create(const struct alt_pipe_cfg *cfg, const struct alt_pipe_alloc *all
 	    alt_pool_init(&p->exts, m, sz, sizeof(struct alt_parent_ext), c.max_exts) != 0)
 		goto fail;
 
-	struct alt_reorder_params rp = { .window_ns = c.reorder_ns, .bucket_ns = c.bucket_ns, .max_items = c.max_nodes };
+	/* The watermark comes from the sources (and peers), not from the
+	 * buffer: the ring only has to span what a slow source holds back. */
+	if (c.reorder_span_ns == 0)
+		c.reorder_span_ns = 16384 * c.bucket_ns;
+	struct alt_reorder_params rp = { .window_ns = c.reorder_span_ns, .bucket_ns = c.bucket_ns,
+					 .max_items = c.max_nodes, .external = true };
 	sz = alt_reorder_memsize(&rp);
 	if (sz == 0 || (m = pipe_take(p, sz, "reorder")) == NULL ||
 	    (p->reorder = alt_reorder_init(m, &rp)) == NULL)
+		goto fail;
+
+	struct alt_sources_params srp = {
+		.max_sources = c.max_sources, .disorder_ns = c.reorder_ns, .idle_min_ns = c.idle_min_ns,
+		.idle_max_ns = c.idle_max_ns, .idle_mult = c.idle_mult, .warmup_ns = c.warmup_ns,
+	};
+	sz = alt_sources_memsize(&srp);
+	if (sz == 0 || (m = pipe_take(p, sz, "sources")) == NULL ||
+	    (p->src = alt_sources_init(m, &srp)) == NULL)
 		goto fail;
 
 	struct alt_session_params sp;
@@ -365,13 +388,16 @@ trace_flags(const struct alt_trace *t, const struct alt_dag *d)
  * id: it fetches names only for ops and pairs it has not seen (see
  * alt_stats_add_nodes). noinline: keeps it measurable on its own. */
 static __attribute__((noinline)) void
-account_stats(struct alt_pipe *p, const struct alt_dag *d, uint64_t shape)
+account_stats(struct alt_pipe *p, const struct alt_trace *t, const struct alt_dag *d, uint64_t shape)
 {
 	struct alt_stats *st = p->cur;
 
 	if (st == NULL)
 		return;
 	alt_stats_counters(st)->traces_closed++;
+	/* close delay: the arrival of its last record to now (arrival clock) */
+	alt_stats_add_close_delay(st, (uint64_t)(uint32_t)(p->now_arr - t->last_arrival)
+					      << ALT_ARRIVAL_SHIFT);
 	if (d == NULL)
 		return;
 	alt_stats_add_trace(st, shape, d->duration_ns);
@@ -437,7 +463,7 @@ process_closed(struct alt_pipe *p)
 			} else {
 				p->cnt.records[ALT_PIPE_REC_IN_TRACE] += records;
 			}
-			account_stats(p, d, v.shape);
+			account_stats(p, t, d, v.shape);
 			if (p->hooks.trace_closed != NULL)
 				p->hooks.trace_closed(p->hooks.ctx, &v);
 			alt_session_release(p->session, t);
@@ -458,6 +484,7 @@ relieve_pressure(struct alt_pipe *p)
 }
 
 static void release_ready(struct alt_pipe *p);
+static bool release_source(struct alt_pipe *p);
 
 /* A node (and a parent extension if needed) from the pools. When a pool is
  * dry, close the oldest traces early (pressure); if the reorder buffer holds
@@ -473,6 +500,10 @@ node_get(struct alt_pipe *p, bool need_ext)
 			n->more = need_ext ? alt_pool_get(&p->exts) : NULL;
 			return n;
 		}
+		/* First stop waiting for the slowest source: traces then close
+		 * whole by their gap. Only then close the oldest early. */
+		if (release_source(p))
+			continue;
 		if (relieve_pressure(p))
 			continue;
 		if (flushed)
@@ -605,6 +636,9 @@ feed(struct alt_pipe *p, const struct alt_record *recs, unsigned n, bool may_ste
 		nd->kind = r->kind;
 		nd->flags = r->flags & (ALT_RF_ERROR | ALT_RF_CLOSES_TRACE);
 		nd->rule_bits = 0;
+		nd->arrival = p->now_arr;
+		if (alt_unlikely(alt_node_event_ns(nd) < p->min_ev))
+			p->min_ev = alt_node_event_ns(nd);
 		nd->service_id = intern_cached(p, &svc, &sp, &sl, &sid);
 		nd->operation_id = intern_cached(p, &opn, &op, &ol, &oid);
 		if (alt_unlikely(alt_reorder_push(p->reorder, nd) != 0)) {
@@ -685,14 +719,68 @@ alt_pipe_feed_steered(struct alt_pipe *p, const uint8_t *frame, size_t len)
 	return r;
 }
 
+static inline void
+set_now(struct alt_pipe *p, uint64_t now)
+{
+	p->now = now;
+	p->now_arr = (uint32_t)(now >> ALT_ARRIVAL_SHIFT);
+}
+
+enum alt_wire_reason
+alt_pipe_input_from(struct alt_pipe *p, enum alt_wire_format fmt, const uint8_t *buf, size_t len,
+		    const struct alt_pipe_origin *o)
+{
+	enum alt_wire_reason r = alt_pipe_decode(p, fmt, buf, len, NULL);
+	uint64_t maxev = 0, key;
+
+	if (r != ALT_WIRE_OK)
+		return r;
+	for (uint32_t i = 0; i < p->out.n; i++) {
+		uint64_t ev = p->out.recs[i].start_ns + p->out.recs[i].duration_ns;
+		maxev = ev > maxev ? ev : maxev;
+	}
+	/* The sender the payload names, else its UDP flow (per format). */
+	key = p->out.source_key != 0 ? p->out.source_key
+				      : alt_mix64(o->flow ^ ((uint64_t)fmt << 59)) & ~(0xFFULL << 56);
+	alt_sources_heard(p->src, key, maxev, o->arrival_ns);
+	set_now(p, alt_sources_now(p->src));
+	alt_pipe_feed(p, p->out.recs, p->out.n);
+	return r;
+}
+
 enum alt_wire_reason
 alt_pipe_input(struct alt_pipe *p, enum alt_wire_format fmt, const uint8_t *buf, size_t len)
 {
-	enum alt_wire_reason r = alt_pipe_decode(p, fmt, buf, len, NULL);
+	struct alt_pipe_origin o = { 0, p->now };
 
-	if (r == ALT_WIRE_OK)
-		alt_pipe_feed(p, p->out.recs, p->out.n);
-	return r;
+	return alt_pipe_input_from(p, fmt, buf, len, &o);
+}
+
+void
+alt_pipe_clock(struct alt_pipe *p, uint64_t now_ns)
+{
+	alt_sources_clock(p->src, now_ns);
+	if (now_ns > p->now)
+		set_now(p, now_ns);
+}
+
+void
+alt_pipe_peer_progress(struct alt_pipe *p, unsigned peer, uint64_t progress)
+{
+	if (peer < ALT_PIPE_MAX_SHARDS && progress > p->peer[peer])
+		p->peer[peer] = progress;
+}
+
+uint64_t
+alt_pipe_progress(struct alt_pipe *p)
+{
+	return alt_sources_watermark(p->src);
+}
+
+const struct alt_sources *
+alt_pipe_sources(const struct alt_pipe *p)
+{
+	return p->src;
 }
 
 static void
@@ -768,39 +856,65 @@ advance_to(struct alt_pipe *p, uint64_t w)
 	process_closed(p);
 }
 
-void
-alt_pipe_advance(struct alt_pipe *p)
+/* The watermark: the minimum of this pipe's sources and of what every
+ * peer promised (never lower than before). ALT_SOURCES_NONE: nothing
+ * constrains it yet (nothing heard, no peer), so nothing moves. */
+static uint64_t
+effective_watermark(struct alt_pipe *p)
 {
-	uint64_t w = alt_reorder_watermark(p->reorder);
+	uint64_t w = alt_sources_watermark(p->src);
 
-	if (w == 0 && !p->have_epoch)
+	if (p->steering)
+		for (uint32_t j = 0; j < p->cfg.shard_count; j++)
+			if (j != p->cfg.shard_self && p->peer[j] < w)
+				w = p->peer[j];
+	if (w == ALT_SOURCES_NONE)
+		return w;
+	if (w > p->wm)
+		p->wm = w;
+	return p->wm;
+}
+
+static void
+advance_wm(struct alt_pipe *p)
+{
+	uint64_t w = effective_watermark(p);
+
+	if (w == ALT_SOURCES_NONE || (w == 0 && !p->have_epoch))
 		return;
+	alt_reorder_raise(p->reorder, w);
 	if (!p->have_epoch)
-		epoch_begin(p, w / p->cfg.epoch_ns);
+		epoch_begin(p, (w < p->min_ev ? w : p->min_ev) / p->cfg.epoch_ns);
 	release_ready(p);
 	advance_to(p, w);
 }
 
-void
-alt_pipe_idle(struct alt_pipe *p, uint64_t wall_ns)
+/* Pools running short while a source (or the warm-up) holds the
+ * watermark back: stop waiting for it, so traces close by their gap. */
+static bool
+release_source(struct alt_pipe *p)
 {
-	uint64_t seen = p->cnt.records_decoded + p->cnt.records_received;
-	uint64_t last = p->idle_last_wall;
+	uint64_t before = p->wm;
 
-	p->idle_last_wall = wall_ns;
-	if (seen != p->idle_seen_records || last == 0) {
-		p->idle_seen_records = seen;
-		p->idle_since_wall = wall_ns;
-		return;
+	/* only when the watermark is what holds the memory: the newest event
+	 * is more than a gap (and the disorder) ahead of it */
+	if (alt_reorder_max_seen(p->reorder) <= alt_sat_add(p->wm, p->cfg.gap_ns + p->cfg.reorder_ns))
+		return false;
+	while (alt_sources_release(p->src) == 0) {
+		p->cnt.source_releases++;
+		advance_wm(p);
+		if (p->wm != before)
+			return true;
 	}
-	if (p->cfg.idle_advance_ns == 0 || wall_ns - p->idle_since_wall < p->cfg.idle_advance_ns ||
-	    wall_ns <= last)
-		return;
-	uint64_t maxs = alt_reorder_max_seen(p->reorder);
-	if (maxs == 0)
-		return;
-	alt_reorder_advance_time(p->reorder, maxs + (wall_ns - last));
-	alt_pipe_advance(p);
+	return false;
+}
+
+void
+alt_pipe_advance(struct alt_pipe *p)
+{
+	if (alt_unlikely(p->nodes.avail < p->nodes.n / 8 || p->exts.avail < p->exts.n / 8))
+		release_source(p);
+	advance_wm(p);
 }
 
 void
@@ -811,7 +925,7 @@ alt_pipe_drain(struct alt_pipe *p)
 	if (!p->have_epoch) {
 		if (p->fed == 0)
 			return;
-		epoch_begin(p, maxs / p->cfg.epoch_ns);
+		epoch_begin(p, (maxs < p->min_ev ? maxs : p->min_ev) / p->cfg.epoch_ns);
 	}
 	/* Everything buffered goes to its trace; event time moves to the
 	 * highest seen, closing (epoch by epoch) what its gap closes by then;
@@ -824,6 +938,7 @@ alt_pipe_drain(struct alt_pipe *p)
 	process_closed(p);
 	epoch_emit(p);
 	p->have_epoch = false;
+	p->min_ev = UINT64_MAX;
 }
 
 const struct alt_pipe_counters *

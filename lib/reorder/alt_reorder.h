@@ -20,6 +20,11 @@ struct alt_reorder_params {
 	uint64_t window_ns;     /* default 200 ms */
 	uint64_t bucket_ns;     /* default 1 ms; window_ns / bucket_ns <= 1<<20 */
 	uint32_t max_items;     /* nodes buffered at most (the node pool's size); 0 = 1 Mi */
+	/* External watermark: only alt_reorder_raise moves it (max-seen minus
+	 * the window does not); window_ns then only sizes the ring, and a node
+	 * further ahead of the released buckets than the ring spans is kept in
+	 * the ring's last bucket (released early, never late). */
+	bool external;
 };
 
 struct alt_reorder_stats {
@@ -56,6 +61,9 @@ uint64_t alt_reorder_max_seen(const struct alt_reorder *r);
 /* The input went quiet: raise max-seen to t (if later) as if a record with
  * event time t had arrived, so the watermark keeps moving. */
 void alt_reorder_advance_time(struct alt_reorder *r, uint64_t t);
+
+/* Raise the watermark to w (never lowers it). */
+void alt_reorder_raise(struct alt_reorder *r, uint64_t w);
 
 /* End of input: raise the watermark past every buffered node so that pop
  * releases everything. Later pushes are still accepted. */

@@ -52,6 +52,7 @@ struct alt_reorder {
 	uint32_t nb;                    /* ring size */
 	uint32_t mask;
 	uint32_t started;               /* a first push happened */
+	uint32_t external;              /* watermark only from alt_reorder_raise */
 	uint64_t max_seen;
 	uint64_t floor_ns;              /* watermark floor raised by flush */
 	uint64_t wm;                    /* watermark */
@@ -128,6 +129,7 @@ alt_reorder_init(void *mem, const struct alt_reorder_params *p)
 	memset(r, 0, sizeof(*r));
 	r->window_ns = p->window_ns;
 	r->bucket_ns = p->bucket_ns;
+	r->external = p->external;
 	if ((p->bucket_ns & (p->bucket_ns - 1)) == 0) {
 		r->bucket_pow2 = 1;
 		r->bucket_shift = (uint32_t)__builtin_ctzll(p->bucket_ns);
@@ -176,7 +178,7 @@ bucket_of(const struct alt_reorder *r, uint64_t t)
 static inline void
 set_watermark(struct alt_reorder *r)
 {
-	uint64_t w = r->max_seen >= r->window_ns ? r->max_seen - r->window_ns : 0;
+	uint64_t w = r->external ? 0 : r->max_seen >= r->window_ns ? r->max_seen - r->window_ns : 0;
 
 	if (w < r->floor_ns)
 		w = r->floor_ns;
@@ -252,6 +254,24 @@ catch_up(struct alt_reorder *r)
 	r->cursor = r->rel_idx;
 }
 
+/* External mode, a bucket index outside [cursor, cursor + nb): with
+ * nothing buffered the ring moves to the node (half a ring behind it, for
+ * stragglers); a node before the cursor waits in the cursor's bucket, one
+ * beyond the ring in its last bucket. Either way it is released no earlier
+ * than the watermark allows for the bucket it is kept in, and never late. */
+static uint64_t
+external_bucket(struct alt_reorder *r, uint64_t x)
+{
+	if (r->st.buffered == 0 && r->ready_head == NULL && x > r->cursor + r->nb / 2 &&
+	    x - r->nb / 2 > r->rel_idx)
+		r->cursor = x - r->nb / 2;
+	if (x < r->cursor)
+		return r->cursor;
+	if (x - r->cursor >= r->nb)
+		return r->cursor + r->nb - 1;
+	return x;
+}
+
 /* Buffer n unless it is behind the watermark (then return 1, n untouched).
  * O(1) amortised; a jump of max_seen by more than the ring span costs at
  * most one pass over the ring. */
@@ -275,14 +295,23 @@ alt_reorder_push(struct alt_reorder *r, struct alt_node *n)
 		}
 	} else {
 		r->started = 1;
-		r->max_seen = t;
 		r->rel_next = 0;
+		if (alt_unlikely(r->external && t < r->floor_ns)) {
+			set_watermark(r);
+			r->cursor = r->rel_idx;
+			r->st.late++;
+			return 1;
+		}
+		r->max_seen = t;
 		set_watermark(r);
 		r->cursor = r->rel_idx;
 	}
 	x = bucket_of(r, t);
-	if (alt_unlikely(x - r->cursor >= r->nb))
+	if (alt_unlikely(x - r->cursor >= r->nb)) {
 		catch_up(r);
+		if (r->external && x - r->cursor >= r->nb)
+			x = external_bucket(r, x);
+	}
 	slot = (uint32_t)(x & r->mask);
 	b = &r->b[slot];
 	c = b->tail;
@@ -377,11 +406,24 @@ alt_reorder_flush(struct alt_reorder *r)
 		return;
 	catch_up(r);
 	max_idx = bucket_of(r, r->max_seen);
-	/* all buffered indices lie in [cursor, max_idx], fewer than nb */
-	move_range(r, r->cursor, max_idx - r->cursor + 1);
+	/* all buffered indices lie in [cursor, max_idx] and in [cursor, cursor + nb) */
+	if (max_idx >= r->cursor)
+		move_range(r, r->cursor, max_idx - r->cursor + 1 < r->nb ? max_idx - r->cursor + 1 : r->nb);
 	r->floor_ns = r->max_seen;
 	set_watermark(r);
 	r->cursor = r->rel_idx;
+}
+
+void
+alt_reorder_raise(struct alt_reorder *r, uint64_t w)
+{
+	if (w <= r->floor_ns)
+		return;
+	r->floor_ns = w;
+	if (r->started)
+		set_watermark(r);
+	else
+		r->wm = w;
 }
 
 /* Advance event time without a record (the input went quiet): max_seen

@@ -83,7 +83,8 @@ struct alt_trace {
 	struct alt_node_chunk *chunks;  /* private: most recent first */
 	uint8_t chunk_fill;             /* private: pointers in the first chunk */
 	uint8_t chunk_lost;             /* private: a node went unrecorded */
-	uint8_t pad[6];                 /* 128 bytes: two whole cache lines */
+	uint8_t pad[2];
+	uint32_t last_arrival;          /* latest node arrival (alt_node.arrival units) */
 };
 
 enum alt_session_add_result {

@@ -544,6 +544,7 @@ open_trace(struct alt_session *s, const struct alt_node *n, uint64_t h, bool fra
 	t->has_closer = 0;
 	t->first_ns = n->start_ns;
 	t->last_ns = alt_node_event_ns(n);
+	t->last_arrival = n->arrival;
 	t->closed_at_ns = 0;
 	t->deadline_ns = NO_DEADLINE;
 	t->state = TS_OPEN;
@@ -637,6 +638,8 @@ alt_session_add(struct alt_session *s, struct alt_node *n, bool late)
 			return ALT_SESS_DROPPED_TRACE_FULL;
 		}
 	} else if (alt_unlikely(t->n_nodes >= s->p.max_nodes_per_trace)) {
+		if ((int32_t)(n->arrival - t->last_arrival) > 0)
+			t->last_arrival = n->arrival;
 		free_node(s, n);
 		if (ev > t->last_ns)
 			t->last_ns = ev;
@@ -654,6 +657,8 @@ alt_session_add(struct alt_session *s, struct alt_node *n, bool late)
 		t->first_ns = start;
 	if (ev > t->last_ns)
 		t->last_ns = ev;
+	if ((int32_t)(n->arrival - t->last_arrival) > 0)
+		t->last_arrival = n->arrival;
 	if (late) {
 		n->flags |= ALT_NF_LATE;
 		t->late_records++;

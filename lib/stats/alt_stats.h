@@ -116,6 +116,11 @@ void alt_stats_add_pair(struct alt_stats *st, const char *caller, uint32_t calle
 void alt_stats_add_nodes(struct alt_stats *st, const struct alt_intern *in, struct alt_node *const *v,
 			 uint32_t n, const uint32_t *par_off, const uint32_t *par);
 
+/* One closed trace's close delay: the arrival time of its last record to
+ * its closing, in ns of the arrival clock. */
+void alt_stats_add_close_delay(struct alt_stats *st, uint64_t ns);
+const struct alt_hist *alt_stats_close_delay(const struct alt_stats *st);
+
 /* dst += src (histograms, shape counts, top-k per the Space-Saving merge, counters, drops). */
 void alt_stats_merge(struct alt_stats *dst, const struct alt_stats *src);
 

@@ -269,6 +269,7 @@ struct alt_stats {
 	struct alt_stats_params p;
 	uint64_t epoch;
 	struct alt_stats_counters c;
+	struct alt_hist close_delay;    /* per closed trace: last record's arrival to closing */
 
 	uint32_t op_mask, shape_mask, str_mask, tk_mask;
 	uint32_t n_ops, n_shapes, n_str, n_tk;
@@ -574,6 +575,7 @@ alt_stats_reset(struct alt_stats *st, uint64_t epoch)
 	memset(st->drops, 0, sizeof(st->drops[0]) * st->n_drops);
 	st->n_drops = 0;
 	memset(&st->c, 0, sizeof(st->c));
+	hist_clear_used(&st->close_delay);
 	id_cache_flush(st);     /* the ops and counters they point at are gone */
 	st->epoch = epoch;
 }
@@ -1373,6 +1375,19 @@ alt_stats_merge(struct alt_stats *dst, const struct alt_stats *src)
 	dst->c.ops_overflow += sc->ops_overflow;
 	dst->c.shapes_overflow += sc->shapes_overflow;
 	dst->c.strings_overflow += sc->strings_overflow;
+	alt_hist_merge(&dst->close_delay, &src->close_delay);
+}
+
+void
+alt_stats_add_close_delay(struct alt_stats *st, uint64_t ns)
+{
+	alt_hist_add(&st->close_delay, ns);
+}
+
+const struct alt_hist *
+alt_stats_close_delay(const struct alt_stats *st)
+{
+	return &st->close_delay;
 }
 
 /* ---- readers ---- */

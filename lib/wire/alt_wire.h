@@ -65,6 +65,11 @@ const char *alt_wire_reason_name(enum alt_wire_reason r);
 
 /* Decoder output: the caller provides the record array and a scratch arena
  * for strings that must be built (Jaeger/X-Trace attrs). */
+/* alt_wire_out.source_key tags: the top byte says which format named it. */
+#define ALT_WIRE_SRC_ATR (0xA1ULL << 56)
+#define ALT_WIRE_SRC_JAEGER (0xA2ULL << 56)
+#define ALT_WIRE_SRC_XTRACE (0xA3ULL << 56)
+
 struct alt_wire_out {
 	struct alt_record *recs;
 	uint32_t cap;           /* records */
@@ -75,6 +80,10 @@ struct alt_wire_out {
 	/* Per-payload facts for the caller's counters: */
 	uint32_t parents_truncated;     /* parent lists cut at ALT_MAX_PARENTS */
 	uint32_t foreign_refs;          /* references to other traces (not parents) */
+	/* The sender the payload names (0: it names none; the caller uses the
+	 * UDP flow): ATR/1 emitter_id, Jaeger process (service + tags), X-Trace
+	 * Host. Tagged by format, so keys of different formats never meet. */
+	uint64_t source_key;
 };
 
 /* Per-emitter/client loss accounting, kept across payloads. */

@@ -77,6 +77,7 @@ alt_wire_decode(struct alt_wire_ctx *ctx, enum alt_wire_format fmt,
 	out->arena_used = 0;
 	out->parents_truncated = 0;
 	out->foreign_refs = 0;
+	out->source_key = 0;
 	return ALT_WIRE_BAD_TYPE;
 }
 

@@ -43,6 +43,7 @@ out_reset(struct alt_wire_out *out)
 	out->arena_used = 0;
 	out->parents_truncated = 0;
 	out->foreign_refs = 0;
+	out->source_key = 0;
 }
 
 /* Decode one ATR/1 frame into out->recs.
@@ -153,6 +154,7 @@ alt_wire_decode_atr(struct alt_wire_ctx *ctx, const uint8_t *buf, size_t len,
 		return ALT_WIRE_TRAILING_BYTES;
 
 	out->n = count;
+	out->source_key = ALT_WIRE_SRC_ATR | emitter_id;
 	if (ctx != NULL)
 		alt_wire_emitter_seen(ctx, ALT_FMT_ATR, emitter_id, frame_seq, "", 0);
 	return ALT_WIRE_OK;

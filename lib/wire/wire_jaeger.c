@@ -1294,6 +1294,7 @@ alt_wire_decode_jaeger(struct alt_wire_ctx *ctx, bool compact, const uint8_t *bu
 	out->arena_used = 0;
 	out->parents_truncated = 0;
 	out->foreign_refs = 0;
+	out->source_key = 0;
 	if (buf == NULL)
 		return ALT_WIRE_TRUNCATED;
 
@@ -1306,6 +1307,11 @@ alt_wire_decode_jaeger(struct alt_wire_ctx *ctx, bool compact, const uint8_t *bu
 	}
 	for (uint32_t i = 0; i < out->n; i++)
 		out->recs[i].service = b.service;
+	/* A process with tags (hostname, ip, client-uuid) names its sender;
+	 * a bare service name does not (the caller uses the UDP flow). */
+	if (b.ptag_hash != 0)
+		out->source_key = ALT_WIRE_SRC_JAEGER |
+				  (alt_hash_bytes(b.service.p, b.service.len, b.ptag_hash) >> 8);
 
 	if (ctx == NULL || (!b.has_seq && !b.has_stats))
 		return ALT_WIRE_OK;

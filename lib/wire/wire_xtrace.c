@@ -62,6 +62,7 @@ out_reset(struct alt_wire_out *out)
 	out->arena_used = 0;
 	out->parents_truncated = 0;
 	out->foreign_refs = 0;
+	out->source_key = 0;
 }
 
 static bool
@@ -389,8 +390,10 @@ alt_wire_decode_xtrace(struct alt_wire_ctx *ctx, const uint8_t *buf, size_t len,
 		{
 			bool front = !have_host && key_is(k, klen, "Host");
 
-			if (front)
+			if (front) {
 				have_host = true;
+				out->source_key = ALT_WIRE_SRC_XTRACE | (alt_hash_bytes(v, vlen, 0) >> 8);
+			}
 			if (attrs_add(out, astart, k, klen, v, vlen, front) != 0)
 				return ALT_WIRE_ARENA_FULL;
 		}

@@ -62,7 +62,8 @@ with tempfile.TemporaryDirectory() as d:
         ("bad detail", ["--dag-detail", "all"], "'all' is not summary or full"),
         ("unknown option", ["--gapms", "5"], "unknown option '--gapms'"),
         ("missing file", ["--config", os.path.join(d, "nope.ini")], "cannot load config"),
-        ("bucket count", ["--reorder-ms", "5000", "--bucket-us", "1"], "reorder buckets"),
+        ("idle timeouts", ["--source-idle-min-ms", "5000", "--source-idle-max-ms", "1000"],
+         "--source-idle-min-ms 5000 is above --source-idle-max-ms 1000"),
     ]
     for name, args, msg in cases:
         p = run(*args)
