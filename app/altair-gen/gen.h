@@ -358,6 +358,15 @@ struct gen_opts {
 	unsigned emitters_per_service;
 	double reorder_ms;
 	double flush_us;
+	/* Agent mode (--flush-ms): every emitter flushes on a periodic timer of
+	 * its own, an interval drawn log-uniformly in [flush_ms_min,
+	 * flush_ms_max], instead of flush_us after a batch's first record. */
+	bool agent;
+	double flush_ms_min;
+	double flush_ms_max;
+	double quiet_frac;              /* --quiet: fraction of emitters that go quiet once */
+	double quiet_s;                 /* for this long (event time) */
+	double skew_ms;                 /* --skew-ms: per-host clock offset bound */
 	double loss;
 	double anomaly_rate;
 	bool affine;

@@ -23,6 +23,11 @@
 #define DEF_MTU 1500
 #define DEF_TASK_ID_LEN 20
 #define DEF_ID64 0.25
+#define DEF_QUIET_S 120.0
+#define MIN_FLUSH_MS 1.0
+#define MAX_FLUSH_MS 10000.0
+#define MAX_QUIET_S 86400.0
+#define MAX_SKEW_MS 600000.0
 #define MAX_EMITTERS_PER_SERVICE 64
 #define MIN_PAYLOAD 512
 #define MAX_PAYLOAD 65507
@@ -38,6 +43,9 @@ enum {
 	OPT_EMITTERS,
 	OPT_REORDER_MS,
 	OPT_FLUSH_US,
+	OPT_FLUSH_MS,
+	OPT_QUIET,
+	OPT_SKEW_MS,
 	OPT_LOSS,
 	OPT_ANOMALY_RATE,
 	OPT_TEMPLATE,
@@ -70,6 +78,9 @@ static const struct option long_opts[] = {
 	{ "emitters-per-service", required_argument, NULL, OPT_EMITTERS },
 	{ "reorder-ms", required_argument, NULL, OPT_REORDER_MS },
 	{ "flush-us", required_argument, NULL, OPT_FLUSH_US },
+	{ "flush-ms", required_argument, NULL, OPT_FLUSH_MS },
+	{ "quiet", required_argument, NULL, OPT_QUIET },
+	{ "skew-ms", required_argument, NULL, OPT_SKEW_MS },
 	{ "loss", required_argument, NULL, OPT_LOSS },
 	{ "anomaly-rate", required_argument, NULL, OPT_ANOMALY_RATE },
 	{ "template", required_argument, NULL, OPT_TEMPLATE },
@@ -117,7 +128,20 @@ usage(FILE *f)
 		"                           1 for xtrace with --task-id-len <= 8)\n"
 		"Emitters:\n"
 		"  --emitters-per-service K instances of every service, 1..%d (default %d)\n"
-		"  --flush-us U             batch flush interval, us (default %.0f)\n"
+		"  --flush-us U             a batch leaves U us after its first record\n"
+		"                           (default %.0f)\n"
+		"  --flush-ms MIN[-MAX]     agent mode, replaces --flush-us: every emitter runs\n"
+		"                           a flush timer of its own, interval drawn log-uniformly\n"
+		"                           in [MIN, MAX] ms (%.0f..%.0f), random phase; a batch\n"
+		"                           leaves on the next tick (none if empty) or when full\n"
+		"  --quiet P[,SECONDS]      a fraction P of the emitters goes quiet once, for\n"
+		"                           SECONDS of event time (default %.0f) from a random\n"
+		"                           point; meanwhile another instance of the service takes\n"
+		"                           its records; needs --emitters-per-service >= 2, and\n"
+		"                           P <= (K-1)/K; the spans are listed on stderr\n"
+		"  --skew-ms S              every host's clock is off by a fixed offset drawn\n"
+		"                           in [-S, S] ms (0..%.0f): the start times it writes\n"
+		"                           (and the truth) carry it, pcap times do not\n"
 		"  --max-payload B          batch size limit, bytes %d..%d (default 1472 for\n"
 		"                           atr/xtrace, 65000 for jaeger-*)\n"
 		"  --reorder-ms D           max extra delivery delay per frame, ms (default %.0f)\n"
@@ -149,7 +173,7 @@ usage(FILE *f)
 		"                           (platform 5: switch, port, timestamp seconds)\n"
 		"  --help                   this text\n",
 		DEF_TRACES, DEF_RATE, DEF_SEED, DEF_START_NS, DEF_ID64, MAX_EMITTERS_PER_SERVICE, DEF_EMITTERS,
-		DEF_FLUSH_US, MIN_PAYLOAD, MAX_PAYLOAD, DEF_REORDER_MS, DEF_TASK_ID_LEN, 576, DEF_MTU, 1280);
+		DEF_FLUSH_US, MIN_FLUSH_MS, MAX_FLUSH_MS, DEF_QUIET_S, MAX_SKEW_MS, MIN_PAYLOAD, MAX_PAYLOAD, DEF_REORDER_MS, DEF_TASK_ID_LEN, 576, DEF_MTU, 1280);
 }
 
 static void __attribute__((noreturn))
@@ -228,13 +252,24 @@ default_port(enum alt_wire_format f)
 	}
 }
 
-static void
-parse_args(int argc, char **argv, struct gen_opts *o)
-{
-	int port = -1, max_payload = -1, id64_set = 0;
-	int c;
+/* What parsing remembers beyond struct gen_opts: values whose default
+ * depends on other options, and which options were given. */
+struct parse_state {
+	int port;               /* -1: by format */
+	int max_payload;        /* -1: by format */
+	bool id64_set;
+	bool flush_us_set;
+	bool quiet_set;
+	const char *quiet_arg;
+};
 
+static void
+set_defaults(struct gen_opts *o, struct parse_state *ps)
+{
 	memset(o, 0, sizeof(*o));
+	memset(ps, 0, sizeof(*ps));
+	ps->port = -1;
+	ps->max_payload = -1;
 	o->fmt = ALT_FMT_ATR;
 	o->traces = DEF_TRACES;
 	o->rate = DEF_RATE;
@@ -243,167 +278,240 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 	o->emitters_per_service = DEF_EMITTERS;
 	o->reorder_ms = DEF_REORDER_MS;
 	o->flush_us = DEF_FLUSH_US;
+	o->quiet_s = DEF_QUIET_S;
 	o->task_id_len = DEF_TASK_ID_LEN;
 	o->id64 = DEF_ID64;
 	o->net.mtu = DEF_MTU;
 	o->net.vlan = -1;
 	o->net.qinq_outer = -1;
 	o->net.qinq_inner = -1;
+}
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_FORMAT: {
-			int f = alt_wire_format_parse(optarg);
+/* Split "A<sep>B" (B optional) of option opt into two strings in tmp;
+ * returns B or NULL when there is no separator. */
+static const char *
+split_pair(const char *opt, const char *arg, char sep, char *tmp, size_t cap, const char *what)
+{
+	char *p;
 
-			if (f < 0)
-				bad("format", optarg, "expected atr, jaeger-compact, jaeger-binary or xtrace");
-			o->fmt = (enum alt_wire_format)f;
-			break;
-		}
-		case OPT_OUT:
-			o->out = optarg;
-			break;
-		case OPT_TRUTH:
-			o->truth = optarg;
-			break;
-		case OPT_TRACES:
-			o->traces = parse_u64("traces", optarg, 1, UINT64_MAX >> 1);
-			break;
-		case OPT_RATE:
-			o->rate = parse_double("rate", optarg, 0, 1e12, true);
-			break;
-		case OPT_SEED:
-			o->seed = parse_u64("seed", optarg, 0, UINT64_MAX);
-			break;
-		case OPT_START_NS:
-			o->start_ns = parse_u64("start-ns", optarg, 0, UINT64_MAX >> 2);
-			break;
-		case OPT_EMITTERS:
-			o->emitters_per_service = (unsigned)parse_u64("emitters-per-service", optarg, 1,
-								      MAX_EMITTERS_PER_SERVICE);
-			break;
-		case OPT_REORDER_MS:
-			o->reorder_ms = parse_double("reorder-ms", optarg, 0, 3600e3, false);
-			break;
-		case OPT_FLUSH_US:
-			o->flush_us = parse_double("flush-us", optarg, 0, 3600e6, false);
-			break;
-		case OPT_LOSS:
-			o->loss = parse_double("loss", optarg, 0, 1, false);
-			break;
-		case OPT_ANOMALY_RATE:
-			o->anomaly_rate = parse_double("anomaly-rate", optarg, 0, 1, false);
-			break;
-		case OPT_TEMPLATE: {
-			const struct gen_template *t = gen_template_find(optarg);
+	if (strlen(arg) >= cap)
+		bad(opt, arg, what);
+	memcpy(tmp, arg, strlen(arg) + 1);
+	p = strchr(tmp, sep);
+	if (p == NULL)
+		return NULL;
+	*p = '\0';
+	return p + 1;
+}
 
-			if (t == NULL)
-				bad("template", optarg, "no such template; --list-templates names them");
-			for (unsigned i = 0; i < o->n_tpls; i++)
-				if (o->tpls[i] == t)
-					t = NULL;
-			if (t != NULL && o->n_tpls < sizeof(o->tpls) / sizeof(o->tpls[0]))
-				o->tpls[o->n_tpls++] = t;
-			break;
-		}
-		case OPT_LIST_TEMPLATES:
-			list_templates();
-			exit(0);
-		case OPT_AFFINE:
-			o->affine = true;
-			break;
-		case OPT_NO_CLOSES:
-			o->no_closes = true;
-			break;
-		case OPT_MAX_PAYLOAD:
-			max_payload = (int)parse_u64("max-payload", optarg, MIN_PAYLOAD, MAX_PAYLOAD);
-			break;
-		case OPT_MTU:
-			o->net.mtu = (unsigned)parse_u64("mtu", optarg, 576, 65535);
-			break;
-		case OPT_VLAN:
-			o->net.vlan = (int)parse_u64("vlan", optarg, 0, 4095);
-			break;
-		case OPT_QINQ: {
-			char tmp[64];
-			char *comma;
+/* Output and traffic options; false when c is not one of them. */
+static bool
+parse_traffic_opt(int c, const char *arg, struct gen_opts *o, struct parse_state *ps)
+{
+	switch (c) {
+	case OPT_FORMAT: {
+		int f = alt_wire_format_parse(arg);
 
-			if (strlen(optarg) >= sizeof(tmp) || (comma = strchr(optarg, ',')) == NULL)
-				bad("qinq", optarg, "expected OUTER,INNER (two VLAN IDs 0..4095)");
-			memcpy(tmp, optarg, strlen(optarg) + 1);
-			tmp[comma - optarg] = '\0';
-			o->net.qinq_outer = (int)parse_u64("qinq", tmp, 0, 4095);
-			o->net.qinq_inner = (int)parse_u64("qinq", comma + 1, 0, 4095);
-			break;
-		}
-		case OPT_IPV6:
-			o->net.ipv6 = true;
-			break;
-		case OPT_NOISE:
-			o->net.noise = parse_double("noise", optarg, 0, 0.99, false);
-			break;
-		case OPT_PORT:
-			port = (int)parse_u64("port", optarg, 1, 65535);
-			break;
-		case OPT_TASK_ID_LEN:
-			o->task_id_len = (unsigned)parse_u64("task-id-len", optarg, 4, 20);
-			if (o->task_id_len != 4 && o->task_id_len != 8 && o->task_id_len != 12 &&
-			    o->task_id_len != 20)
-				bad("task-id-len", optarg, "expected 4, 8, 12 or 20");
-			break;
-		case OPT_ID64:
-			o->id64 = parse_double("id64", optarg, 0, 1, false);
-			id64_set = 1;
-			break;
-		case OPT_ENCAP: {
-			int e = gen_encap_parse(optarg);
-
-			if (e < 0)
-				bad("encap", optarg, "expected none, gre, gre-ip, erspan2, erspan3 or vxlan");
-			o->net.encap = (enum gen_encap)e;
-			break;
-		}
-		case OPT_ENCAP_IPV6:
-			o->net.encap_ipv6 = true;
-			break;
-		case OPT_ERSPAN3_SUB:
-			o->net.erspan3_sub = true;
-			break;
-		case OPT_HELP:
-			usage(stdout);
-			exit(0);
-		default:
-			if (optopt != 0 && optopt >= OPT_FORMAT)
-				fprintf(stderr, "altair-gen: option '%s' needs a value (see --help)\n",
-					argv[optind - 1]);
-			else
-				fprintf(stderr, "altair-gen: unknown option '%s' (see --help)\n", argv[optind - 1]);
-			exit(2);
-		}
+		if (f < 0)
+			bad("format", arg, "expected atr, jaeger-compact, jaeger-binary or xtrace");
+		o->fmt = (enum alt_wire_format)f;
+		return true;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "altair-gen: unexpected argument '%s' (see --help)\n", argv[optind]);
-		exit(2);
+	case OPT_OUT:
+		o->out = arg;
+		return true;
+	case OPT_TRUTH:
+		o->truth = arg;
+		return true;
+	case OPT_TRACES:
+		o->traces = parse_u64("traces", arg, 1, UINT64_MAX >> 1);
+		return true;
+	case OPT_RATE:
+		o->rate = parse_double("rate", arg, 0, 1e12, true);
+		return true;
+	case OPT_SEED:
+		o->seed = parse_u64("seed", arg, 0, UINT64_MAX);
+		return true;
+	case OPT_START_NS:
+		o->start_ns = parse_u64("start-ns", arg, 0, UINT64_MAX >> 2);
+		return true;
+	case OPT_ANOMALY_RATE:
+		o->anomaly_rate = parse_double("anomaly-rate", arg, 0, 1, false);
+		return true;
+	case OPT_TEMPLATE: {
+		const struct gen_template *t = gen_template_find(arg);
+
+		if (t == NULL)
+			bad("template", arg, "no such template; --list-templates names them");
+		for (unsigned i = 0; i < o->n_tpls; i++)
+			if (o->tpls[i] == t)
+				t = NULL;
+		if (t != NULL && o->n_tpls < sizeof(o->tpls) / sizeof(o->tpls[0]))
+			o->tpls[o->n_tpls++] = t;
+		return true;
 	}
-	if (o->out == NULL) {
-		fprintf(stderr, "altair-gen: --out FILE is required (see --help)\n");
-		exit(2);
+	case OPT_LIST_TEMPLATES:
+		list_templates();
+		exit(0);
+	case OPT_ID64:
+		o->id64 = parse_double("id64", arg, 0, 1, false);
+		ps->id64_set = true;
+		return true;
+	default:
+		return false;
 	}
-	if (o->net.vlan >= 0 && o->net.qinq_outer >= 0) {
-		fprintf(stderr, "altair-gen: --vlan and --qinq cannot be combined (see --help)\n");
-		exit(2);
+}
+
+/* --flush-ms MIN[-MAX]: whole or fractional milliseconds. */
+static void
+parse_flush_ms(const char *arg, struct gen_opts *o)
+{
+	static const char what[] = "expected MIN or MIN-MAX, milliseconds";
+	char tmp[64];
+	const char *max = split_pair("flush-ms", arg, '-', tmp, sizeof(tmp), what);
+
+	o->flush_ms_min = parse_double("flush-ms", tmp, MIN_FLUSH_MS, MAX_FLUSH_MS, false);
+	o->flush_ms_max = max ? parse_double("flush-ms", max, MIN_FLUSH_MS, MAX_FLUSH_MS, false) :
+				o->flush_ms_min;
+	if (o->flush_ms_max < o->flush_ms_min)
+		bad("flush-ms", arg, "MAX must not be below MIN");
+	o->agent = true;
+}
+
+/* --quiet P[,SECONDS]. */
+static void
+parse_quiet(const char *arg, struct gen_opts *o)
+{
+	char tmp[64];
+	const char *secs = split_pair("quiet", arg, ',', tmp, sizeof(tmp),
+				      "expected P or P,SECONDS");
+
+	o->quiet_frac = parse_double("quiet", tmp, 0, 1, false);
+	if (secs != NULL)
+		o->quiet_s = parse_double("quiet", secs, 0, MAX_QUIET_S, true);
+}
+
+/* Emitter options; false when c is not one of them. */
+static bool
+parse_emitter_opt(int c, const char *arg, struct gen_opts *o, struct parse_state *ps)
+{
+	switch (c) {
+	case OPT_EMITTERS:
+		o->emitters_per_service = (unsigned)parse_u64("emitters-per-service", arg, 1,
+							      MAX_EMITTERS_PER_SERVICE);
+		return true;
+	case OPT_REORDER_MS:
+		o->reorder_ms = parse_double("reorder-ms", arg, 0, 3600e3, false);
+		return true;
+	case OPT_FLUSH_US:
+		o->flush_us = parse_double("flush-us", arg, 0, 3600e6, false);
+		ps->flush_us_set = true;
+		return true;
+	case OPT_FLUSH_MS:
+		parse_flush_ms(arg, o);
+		return true;
+	case OPT_QUIET:
+		parse_quiet(arg, o);
+		ps->quiet_set = true;
+		ps->quiet_arg = arg;
+		return true;
+	case OPT_SKEW_MS:
+		o->skew_ms = parse_double("skew-ms", arg, 0, MAX_SKEW_MS, false);
+		return true;
+	case OPT_LOSS:
+		o->loss = parse_double("loss", arg, 0, 1, false);
+		return true;
+	case OPT_AFFINE:
+		o->affine = true;
+		return true;
+	case OPT_NO_CLOSES:
+		o->no_closes = true;
+		return true;
+	case OPT_MAX_PAYLOAD:
+		ps->max_payload = (int)parse_u64("max-payload", arg, MIN_PAYLOAD, MAX_PAYLOAD);
+		return true;
+	case OPT_TASK_ID_LEN:
+		o->task_id_len = (unsigned)parse_u64("task-id-len", arg, 4, 20);
+		if (o->task_id_len != 4 && o->task_id_len != 8 && o->task_id_len != 12 &&
+		    o->task_id_len != 20)
+			bad("task-id-len", arg, "expected 4, 8, 12 or 20");
+		return true;
+	default:
+		return false;
 	}
+}
+
+/* Network and mirror-encapsulation options; false when c is not one. */
+static bool
+parse_network_opt(int c, const char *arg, struct gen_opts *o, struct parse_state *ps)
+{
+	switch (c) {
+	case OPT_MTU:
+		o->net.mtu = (unsigned)parse_u64("mtu", arg, 576, 65535);
+		return true;
+	case OPT_VLAN:
+		o->net.vlan = (int)parse_u64("vlan", arg, 0, 4095);
+		return true;
+	case OPT_QINQ: {
+		static const char what[] = "expected OUTER,INNER (two VLAN IDs 0..4095)";
+		char tmp[64];
+		const char *inner = split_pair("qinq", arg, ',', tmp, sizeof(tmp), what);
+
+		if (inner == NULL)
+			bad("qinq", arg, what);
+		o->net.qinq_outer = (int)parse_u64("qinq", tmp, 0, 4095);
+		o->net.qinq_inner = (int)parse_u64("qinq", inner, 0, 4095);
+		return true;
+	}
+	case OPT_IPV6:
+		o->net.ipv6 = true;
+		return true;
+	case OPT_NOISE:
+		o->net.noise = parse_double("noise", arg, 0, 0.99, false);
+		return true;
+	case OPT_PORT:
+		ps->port = (int)parse_u64("port", arg, 1, 65535);
+		return true;
+	case OPT_ENCAP: {
+		int e = gen_encap_parse(arg);
+
+		if (e < 0)
+			bad("encap", arg, "expected none, gre, gre-ip, erspan2, erspan3 or vxlan");
+		o->net.encap = (enum gen_encap)e;
+		return true;
+	}
+	case OPT_ENCAP_IPV6:
+		o->net.encap_ipv6 = true;
+		return true;
+	case OPT_ERSPAN3_SUB:
+		o->net.erspan3_sub = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void __attribute__((noreturn))
+refuse(const char *msg)
+{
+	fprintf(stderr, "altair-gen: %s (see --help)\n", msg);
+	exit(2);
+}
+
+/* Combinations of network options. */
+static void
+check_network(struct gen_opts *o)
+{
+	if (o->net.vlan >= 0 && o->net.qinq_outer >= 0)
+		refuse("--vlan and --qinq cannot be combined");
 	if (o->net.ipv6 && o->net.mtu < 1280) {
 		char v[16];
 
 		snprintf(v, sizeof(v), "%u", o->net.mtu);
 		bad("mtu", v, "IPv6 needs at least 1280");
 	}
-	if (o->net.encap_ipv6 && o->net.encap == GEN_ENCAP_NONE) {
-		fprintf(stderr, "altair-gen: --encap-ipv6 needs --encap (see --help)\n");
-		exit(2);
-	}
+	if (o->net.encap_ipv6 && o->net.encap == GEN_ENCAP_NONE)
+		refuse("--encap-ipv6 needs --encap");
 	if (o->net.erspan3_sub && o->net.encap != GEN_ENCAP_ERSPAN3) {
 		fprintf(stderr, "altair-gen: --erspan3-subheader needs --encap erspan3 (got --encap %s) (see --help)\n",
 			gen_encap_name(o->net.encap));
@@ -423,21 +531,79 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 			 gen_encap_max_mtu(&o->net));
 		bad("mtu", v, why);
 	}
+}
+
+/* Combinations of emitter options. */
+static void
+check_emitters(struct gen_opts *o, const struct parse_state *ps)
+{
 	if (o->affine && o->fmt != ALT_FMT_ATR) {
 		fprintf(stderr, "altair-gen: --affine needs --format atr (got --format %s) (see --help)\n",
 			alt_wire_format_name(o->fmt));
 		exit(2);
 	}
+	if (o->agent && ps->flush_us_set)
+		refuse("--flush-us and --flush-ms cannot be combined: --flush-ms replaces the flush "
+		       "after the first record by each emitter's flush timer");
+	if (ps->quiet_set && o->quiet_frac > 0) {
+		unsigned k = o->emitters_per_service;
+		char why[160];
+
+		if (k < 2) {
+			snprintf(why, sizeof(why), "needs --emitters-per-service 2 or more (got %u): a quiet "
+				 "emitter's records go to another instance of its service", k);
+			bad("quiet", ps->quiet_arg, why);
+		}
+		if (o->quiet_frac > (double)(k - 1) / k) {
+			snprintf(why, sizeof(why), "at most %u of every %u instances of a service can be "
+				 "quiet: P must be <= %g", k - 1, k, (double)(k - 1) / k);
+			bad("quiet", ps->quiet_arg, why);
+		}
+	}
+}
+
+static void
+parse_args(int argc, char **argv, struct gen_opts *o)
+{
+	struct parse_state ps;
+	int c;
+
+	set_defaults(o, &ps);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		if (parse_traffic_opt(c, optarg, o, &ps) || parse_emitter_opt(c, optarg, o, &ps) ||
+		    parse_network_opt(c, optarg, o, &ps))
+			continue;
+		if (c == OPT_HELP) {
+			usage(stdout);
+			exit(0);
+		}
+		if (optopt != 0 && optopt >= OPT_FORMAT)
+			fprintf(stderr, "altair-gen: option '%s' needs a value (see --help)\n",
+				argv[optind - 1]);
+		else
+			fprintf(stderr, "altair-gen: unknown option '%s' (see --help)\n", argv[optind - 1]);
+		exit(2);
+	}
+	if (optind < argc) {
+		fprintf(stderr, "altair-gen: unexpected argument '%s' (see --help)\n", argv[optind]);
+		exit(2);
+	}
+	if (o->out == NULL)
+		refuse("--out FILE is required");
+	check_network(o);
+	check_emitters(o, &ps);
 	if (o->fmt == ALT_FMT_XTRACE && o->task_id_len <= 8) {
-		if (id64_set && o->id64 < 1)
+		if (ps.id64_set && o->id64 < 1)
 			fprintf(stderr, "altair-gen: --id64 forced to 1: --task-id-len %u holds 64 bits at most\n",
 				o->task_id_len);
 		o->id64 = 1;
 	}
-	if (max_payload < 0)
-		max_payload = (o->fmt == ALT_FMT_JAEGER_COMPACT || o->fmt == ALT_FMT_JAEGER_BINARY) ? 65000 : 1472;
-	o->max_payload = (unsigned)max_payload;
-	o->net.dport = port < 0 ? default_port(o->fmt) : (uint16_t)port;
+	if (ps.max_payload < 0)
+		ps.max_payload = (o->fmt == ALT_FMT_JAEGER_COMPACT || o->fmt == ALT_FMT_JAEGER_BINARY) ?
+			65000 : 1472;
+	o->max_payload = (unsigned)ps.max_payload;
+	o->net.dport = ps.port < 0 ? default_port(o->fmt) : (uint16_t)ps.port;
 	o->net.seed = o->seed;
 	if (o->n_tpls == 0)
 		for (unsigned i = 0; i < gen_n_templates; i++)

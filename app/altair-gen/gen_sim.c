@@ -6,14 +6,31 @@
  * frame is lost, or delayed by a random [0, --reorder-ms] in transit (FIFO
  * per emitter); frames are written to the pcap in delivery-time order.
  *
+ * Agent mode (--flush-ms) models the tracing clients' reporters instead:
+ * every emitter runs a periodic flush timer (its own interval, drawn
+ * log-uniformly, and its own phase: ticks at phase + k * interval since the
+ * epoch, microsecond-aligned). A batch leaves on the first tick after its
+ * first record, or at once when full; a tick with an empty buffer sends
+ * nothing. X-Trace reports wait in the buffer too and leave one datagram
+ * each on the tick. --quiet silences some emitters once for a while (their
+ * service's records go to another instance meanwhile; a batch still open
+ * when an emitter goes quiet leaves at that instant) and --skew-ms shifts
+ * the start times each host writes by its own clock offset; the pcap keeps
+ * true time.
+ *
  * Two heaps order time: one of simulation events (a record becoming ready,
- * a batch's flush deadline) and one of frames in transit. Trace i+1 starts
- * no earlier than trace i, so once every event before trace i+1's start is
- * handled, every frame to be delivered before that instant is known and can
- * be written. Memory thus stays bounded by the trace durations and the
- * reorder window, whatever --traces is.
+ * a batch's flush deadline or timer tick) and one of frames in transit. A
+ * frame is sent at its event's time and delivered no earlier, and events
+ * are handled in time order. Trace i+1 starts no earlier than trace i, so
+ * once every event before trace i+1's start is handled, every frame to be
+ * delivered before that instant is known and can be written: a batch held
+ * for a long flush interval is still in the event heap, and its frame will
+ * be delivered after that instant. Memory thus stays bounded by the trace
+ * durations, the flush interval and the reorder window, whatever --traces
+ * is.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "gen.h"
@@ -57,6 +74,11 @@ struct gen_emitter {
 	uint16_t sport;
 	uint16_t svc;
 	uint64_t last_deliver_ns;       /* delivery time of its latest frame */
+	uint64_t tick_ns;       /* agent mode: flush timer interval ... */
+	uint64_t phase_ns;      /* ... ticks at phase_ns + k * tick_ns */
+	uint64_t quiet_from;    /* --quiet: silent in [quiet_from, quiet_to) */
+	uint64_t quiet_to;      /* (both 0: never) */
+	int64_t skew_ns;        /* --skew-ms: added to the start times it writes */
 	char hostname[48];
 	char ipstr[48];
 	const char *tag_vals[3];
@@ -95,6 +117,8 @@ struct gen_sim {
 	struct gen_trace *tq_tail;
 	uint64_t flush_ns;
 	uint64_t reorder_ns;
+	bool agent;             /* --flush-ms: flush on each emitter's timer ticks */
+	bool quiet;             /* some emitters have a quiet span */
 	bool failed;
 	struct alt_record scratch[ALT_ATR_MAX_COUNT];
 	uint8_t buf[GEN_MAX_DGRAM];
@@ -278,6 +302,170 @@ emitters_init(struct gen_sim *s)
 	return 0;
 }
 
+/* Time quantum of the start times format fmt carries (see gen_trace.c). */
+static uint64_t
+start_quantum_ns(enum alt_wire_format fmt)
+{
+	switch (fmt) {
+	case ALT_FMT_JAEGER_COMPACT:
+	case ALT_FMT_JAEGER_BINARY:
+		return 1000;
+	case ALT_FMT_XTRACE:
+		return 1000000;
+	default:
+		return 1;
+	}
+}
+
+/* Agent-mode timers and clock offsets, each from a stream of its own so
+ * that neither changes the traces or the network draws. The interval is
+ * log-uniform in [--flush-ms MIN, MAX] and, like the phase, a whole number
+ * of microseconds (pcap resolution); the offset is uniform in [-S, S] ms in
+ * whole quanta of the format's start times. */
+static void
+emitters_timing(struct gen_sim *s)
+{
+	const struct gen_opts *o = s->o;
+	struct gen_rng tick, skew;
+
+	gen_rng_seed(&tick, o->seed, UINT64_MAX - 2);
+	gen_rng_seed(&skew, o->seed, UINT64_MAX - 4);
+	for (unsigned i = 0; i < s->n_em && o->agent; i++) {
+		struct gen_emitter *e = &s->em[i];
+		double lo = log(o->flush_ms_min), hi = log(o->flush_ms_max);
+		double ms = exp(lo + (hi - lo) * gen_rng_unit(&tick));
+		uint64_t us = (uint64_t)llround(ms * 1000.0);
+
+		if (us == 0)
+			us = 1;
+		e->tick_ns = us * 1000u;
+		e->phase_ns = gen_rng_below(&tick, us) * 1000u;
+	}
+	if (o->skew_ms > 0) {
+		uint64_t q = start_quantum_ns(o->fmt);
+		uint64_t span = (uint64_t)llround(o->skew_ms * 1e6) / q;
+
+		for (unsigned i = 0; i < s->n_em; i++)
+			s->em[i].skew_ns = ((int64_t)gen_rng_below(&skew, 2 * span + 1) - (int64_t)span) *
+					   (int64_t)q;
+	}
+}
+
+/* The first timer tick of e strictly after t. */
+static uint64_t
+next_tick(const struct gen_emitter *e, uint64_t t)
+{
+	if (t < e->phase_ns)
+		return e->phase_ns;
+	return e->phase_ns + ((t - e->phase_ns) / e->tick_ns + 1) * e->tick_ns;
+}
+
+static bool
+is_quiet(const struct gen_emitter *e, uint64_t t)
+{
+	return t >= e->quiet_from && t < e->quiet_to;
+}
+
+/* When a batch begun at t by e leaves unless it fills first: the next
+ * timer tick (agent mode) or --flush-us later, and never after the
+ * instant e goes quiet. */
+static uint64_t
+batch_deadline(const struct gen_sim *s, const struct gen_emitter *e, uint64_t t)
+{
+	uint64_t d = s->agent ? next_tick(e, t) : t + s->flush_ns;
+
+	if (t < e->quiet_from && d > e->quiet_from)
+		d = e->quiet_from;
+	return d;
+}
+
+/* Pick the quiet emitters and their spans (--quiet). round(P * emitters)
+ * of them, at most K - 1 instances per service (the option parser keeps P
+ * within that), so a service always has an instance to take its records.
+ * A span lasts --quiet's SECONDS and starts uniformly in the capture's
+ * event time, estimated from the mean size of its first traces, so that it
+ * ends inside it when the capture is long enough. Each span is reported on
+ * stderr: the capture cannot be read without it. */
+static int
+quiet_init(struct gen_sim *s, const struct gen_trace_cfg *cfg)
+{
+	const struct gen_opts *o = s->o;
+	unsigned k = o->emitters_per_service, want, got = 0;
+	uint64_t sample = o->traces < 256 ? o->traces : 256, nodes = 0;
+	uint64_t len_ns = (uint64_t)llround(o->quiet_s * 1e9), span_ns, room;
+	unsigned *order, *per_svc;
+	struct gen_rng rng;
+
+	want = (unsigned)llround(o->quiet_frac * s->n_em);
+	if (want == 0)
+		return 0;
+	for (uint64_t i = 0; i < sample; i++) {
+		struct gen_trace *t = gen_trace_make(cfg, i, o->start_ns);
+
+		if (t == NULL)
+			return -ENOMEM;
+		nodes += t->n_nodes;
+		gen_trace_free(t);
+	}
+	span_ns = (uint64_t)((double)nodes / (double)sample * (double)o->traces * 1e9 / o->rate);
+	room = span_ns > len_ns ? span_ns - len_ns : 0;
+	order = malloc(s->n_em * sizeof(*order));
+	per_svc = calloc(GEN_SVC_COUNT, sizeof(*per_svc));
+	if (order == NULL || per_svc == NULL) {
+		free(order);
+		free(per_svc);
+		return -ENOMEM;
+	}
+	gen_rng_seed(&rng, o->seed, UINT64_MAX - 3);
+	for (unsigned i = 0; i < s->n_em; i++)
+		order[i] = i;
+	for (unsigned i = s->n_em - 1; i > 0; i--) {
+		unsigned j = (unsigned)gen_rng_below(&rng, i + 1), x = order[i];
+
+		order[i] = order[j];
+		order[j] = x;
+	}
+	for (unsigned i = 0; i < s->n_em && got < want; i++) {
+		struct gen_emitter *e = &s->em[order[i]];
+
+		if (per_svc[e->svc] + 1 >= k)
+			continue;
+		per_svc[e->svc]++;
+		got++;
+		e->quiet_from = o->start_ns + gen_rng_below(&rng, room + 1);
+		e->quiet_to = e->quiet_from + len_ns;
+	}
+	free(order);
+	free(per_svc);
+	s->quiet = got > 0;
+	for (unsigned i = 0; i < s->n_em; i++) {
+		const struct gen_emitter *e = &s->em[i];
+
+		if (e->quiet_to > e->quiet_from)
+			fprintf(stderr, "altair-gen: quiet emitter %s ip=%s sport=%u from_ns=%llu to_ns=%llu\n",
+				e->hostname, e->ipstr, e->sport, (unsigned long long)e->quiet_from,
+				(unsigned long long)e->quiet_to);
+	}
+	return 0;
+}
+
+/* The emitter that takes a record of e's service at t while e is quiet:
+ * the next instance of the service (in instance order) that is not. */
+static uint32_t
+stand_in(const struct gen_sim *s, uint32_t ei, uint64_t t)
+{
+	unsigned k = s->o->emitters_per_service;
+	uint32_t base = ei - ei % k;
+
+	for (unsigned d = 1; d < k; d++) {
+		uint32_t c = base + (ei - base + d) % k;
+
+		if (!is_quiet(&s->em[c], t))
+			return c;
+	}
+	return ei;      /* unreachable: K - 1 quiet instances at most */
+}
+
 static void
 emitters_free(struct gen_sim *s)
 {
@@ -411,8 +599,13 @@ send_frame(struct gen_sim *s, struct gen_emitter *e, struct gen_node **recs, uns
 static void
 flush_batch(struct gen_sim *s, struct gen_emitter *e, struct gen_batch *b, uint64_t t)
 {
-	if (b->n > 0)
+	if (s->o->fmt == ALT_FMT_XTRACE) {
+		/* buffered reports (agent mode) still leave one per datagram */
+		for (uint32_t i = 0; i < b->n; i++)
+			send_frame(s, e, &b->recs[i], 1, t, false);
+	} else if (b->n > 0) {
 		send_frame(s, e, b->recs, b->n, t, s->n_slots > 1);
+	}
 	b->n = 0;
 	b->gen++;
 }
@@ -425,7 +618,20 @@ on_record(struct gen_sim *s, struct gen_node *node, uint64_t t)
 	struct gen_batch *b = NULL;
 	size_t size;
 
-	if (s->o->fmt == ALT_FMT_XTRACE) {
+	if (s->quiet && is_quiet(e, t)) {
+		node->emitter = stand_in(s, node->emitter, t);
+		e = &s->em[node->emitter];
+	}
+	if (e->skew_ns != 0) {
+		/* the host's clock: what it writes, and so what the truth says */
+		uint64_t st = node->rec.start_ns;
+
+		if (e->skew_ns < 0 && (uint64_t)-e->skew_ns > st)
+			node->rec.start_ns = 0;
+		else
+			node->rec.start_ns = st + (uint64_t)e->skew_ns;
+	}
+	if (s->o->fmt == ALT_FMT_XTRACE && !s->agent) {
 		/* X-Trace reports are sent one by one */
 		send_frame(s, e, &node, 1, t, false);
 		return;
@@ -457,7 +663,8 @@ on_record(struct gen_sim *s, struct gen_node *node, uint64_t t)
 			flush_batch(s, e, b, t);
 		}
 	}
-	size = rec_size(s, &node->rec);
+	/* an X-Trace buffer (agent mode) fills by count only */
+	size = s->o->fmt == ALT_FMT_XTRACE ? 0 : rec_size(s, &node->rec);
 	if (b->n > 0 && (b->bytes + size > s->o->max_payload || b->n == ALT_ATR_MAX_COUNT))
 		flush_batch(s, e, b, t);
 	if (b->n == 0) {
@@ -467,7 +674,7 @@ on_record(struct gen_sim *s, struct gen_node *node, uint64_t t)
 		b->first_ns = t;
 		b->trace = node->rec.trace_id;
 		memset(&ev, 0, sizeof(ev));
-		ev.t = t + s->flush_ns;
+		ev.t = batch_deadline(s, e, t);
 		ev.seq = s->seq++;
 		ev.type = EV_FLUSH;
 		ev.emitter = node->emitter;
@@ -606,11 +813,13 @@ gen_run(const struct gen_opts *o, struct gen_stats *st)
 	s->st = st;
 	s->flush_ns = (uint64_t)(o->flush_us * 1000.0);
 	s->reorder_ns = (uint64_t)(o->reorder_ms * 1000000.0);
+	s->agent = o->agent;
 	gen_rng_seed(&s->net, o->seed, UINT64_MAX - 1);
 	if (emitters_init(s) != 0) {
 		fprintf(stderr, "altair-gen: out of memory\n");
 		goto out;
 	}
+	emitters_timing(s);
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.fmt = o->fmt;
@@ -624,6 +833,10 @@ gen_run(const struct gen_opts *o, struct gen_stats *st)
 	cfg.n_tpls = o->n_tpls;
 	for (unsigned i = 0; i < o->n_tpls; i++)
 		cfg.total_weight += o->tpls[i]->weight;
+	if (o->quiet_frac > 0 && quiet_init(s, &cfg) != 0) {
+		fprintf(stderr, "altair-gen: out of memory\n");
+		goto out;
+	}
 
 	s->pcap = gen_pcap_open(o->out, &o->net);
 	if (s->pcap == NULL) {

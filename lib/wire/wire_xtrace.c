@@ -12,12 +12,18 @@
  *   - "X-Trace: <hex>" is the metadata in hex (Java writes upper case):
  *       byte 0, flags: bits 0-1 TaskID length code (0: 4, 1: 8, 2: 12,
  *         3: 20 bytes), bit 2 options present, bit 3 OpID is 8 bytes (else
- *         4), bits 4-7 metadata version (1);
+ *         4), bits 4-7 metadata version;
  *       then the TaskID, then the OpID;
  *       then, if bit 2 is set, one byte with the total length of the options
  *         followed by that many bytes of options, each {type, length,
  *         payload[length]}.
  *     An all-zero TaskID is the "invalid" metadata.
+ *     Versions (X-Trace metadata specification 2.1.1, sections 2.1 and
+ *     2.3): version 1 is backwards compatible with version 0, which has
+ *     only 4-byte OpIDs; with a 4-byte OpID both versions are valid and
+ *     read alike (the specification's own example in section 2.4,
+ *     "00 01020304 03030303", is version 0). Version 0 with the 8-byte
+ *     OpID flag, and any version from 2 up, is refused (BAD_VERSION).
  *   - "Edge: <hex OpID>" once per incoming edge (several = a join). The C++
  *     library appends ", <direction>[, 0x<chain id>]" after the OpID.
  *   - "Timestamp": Java writes System.currentTimeMillis() as a decimal
@@ -49,7 +55,8 @@
 #define XT_F_OPTIONS 0x04u
 #define XT_F_OPID8 0x08u
 #define XT_F_VERSION_SHIFT 4
-#define XT_MD_VERSION 1u
+#define XT_MD_VERSION 1u                /* what the encoder writes */
+#define XT_MD_VERSION_0 0u              /* readable with a 4-byte OpID only */
 
 #define XT_SEVERITY_ERROR 3u            /* syslog LOG_ERR */
 
@@ -83,6 +90,19 @@ ld_be(const uint8_t *p, unsigned n)
 	return v;
 }
 
+/* Does the flags byte carry a metadata version this decoder reads? Version
+ * 1 with either OpID length; version 0 only with a 4-byte OpID, the one
+ * length it defines. */
+static inline bool
+md_version_ok(uint8_t flags)
+{
+	unsigned v = flags >> XT_F_VERSION_SHIFT;
+
+	if (v == XT_MD_VERSION)
+		return true;
+	return v == XT_MD_VERSION_0 && !(flags & XT_F_OPID8);
+}
+
 /* Parse the X-Trace metadata hex string into trace ID and OpID. */
 static enum alt_wire_reason
 parse_metadata(const char *s, size_t n, struct alt_trace_id *tid, uint64_t *opid)
@@ -103,7 +123,7 @@ parse_metadata(const char *s, size_t n, struct alt_trace_id *tid, uint64_t *opid
 	for (size_t i = 0; i < mlen; i++)
 		md[i] = (uint8_t)((alt_hex_value(s[2 * i]) << 4) | alt_hex_value(s[2 * i + 1]));
 
-	if ((md[0] >> XT_F_VERSION_SHIFT) != XT_MD_VERSION)
+	if (!md_version_ok(md[0]))
 		return ALT_WIRE_BAD_VERSION;
 	tlen = taskid_len_of_code[md[0] & XT_F_TASKID_MASK];
 	olen = (md[0] & XT_F_OPID8) ? 8 : 4;
@@ -263,7 +283,8 @@ attrs_add(struct alt_wire_out *out, uint32_t start, const char *k, size_t klen,
  * no header -> BAD_MAGIC; header of another version -> BAD_VERSION; a line
  * without ": " (or with an empty key) or a NUL byte -> BAD_FIELD; no
  * X-Trace line -> MISSING_FIELD; metadata or Edge not hex -> BAD_HEX, of a
- * wrong length -> BAD_LENGTH, metadata version != 1 -> BAD_VERSION, zero
+ * wrong length -> BAD_LENGTH, metadata version other than 1 or 0 with a
+ * 4-byte OpID -> BAD_VERSION, zero
  * TaskID/OpID/Edge -> BAD_ID; no Timestamp -> MISSING_FIELD, unparsable ->
  * BAD_FIELD; attrs not fitting out->arena -> ARENA_FULL; out->cap == 0 ->
  * TOO_MANY_RECORDS. ctx is unused (reports carry no sequence number). */

@@ -951,6 +951,9 @@ static const struct e2e_case cases[] = {
 	{ "atr-3shards", { "--format", "atr", "--traces", "400", "--seed", "27", "--anomaly-rate", "0.2",
 			   NULL }, false, 3 },
 	{ "xtrace-2shards", { "--format", "xtrace", "--traces", "300", "--seed", "28", NULL }, false, 2 },
+	/* host clocks off by up to 20 ms: the truth carries the skewed starts */
+	{ "jaeger-compact-skew", { "--format", "jaeger-compact", "--traces", "300", "--seed", "29",
+				   "--skew-ms", "20", "--anomaly-rate", "0.2", NULL }, false, 1 },
 };
 
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
@@ -1552,12 +1555,12 @@ test_long_names(void)
 	static void test_case_##i(void) { if ((i) < N_CASES) run_case(&cases[i]); }
 CASE_FN(0) CASE_FN(1) CASE_FN(2) CASE_FN(3) CASE_FN(4) CASE_FN(5) CASE_FN(6) CASE_FN(7)
 CASE_FN(8) CASE_FN(9) CASE_FN(10) CASE_FN(11) CASE_FN(12) CASE_FN(13) CASE_FN(14) CASE_FN(15)
-CASE_FN(16) CASE_FN(17)
+CASE_FN(16) CASE_FN(17) CASE_FN(18)
 
 static void (*const case_fns[])(void) = {
 	test_case_0, test_case_1, test_case_2, test_case_3, test_case_4, test_case_5, test_case_6,
 	test_case_7, test_case_8, test_case_9, test_case_10, test_case_11, test_case_12, test_case_13,
-	test_case_14, test_case_15, test_case_16, test_case_17,
+	test_case_14, test_case_15, test_case_16, test_case_17, test_case_18,
 };
 
 _Static_assert(sizeof(case_fns) / sizeof(case_fns[0]) == N_CASES, "one function per case");

@@ -942,6 +942,96 @@ test_xtrace_rejects(void)
 	}
 }
 
+/* Metadata version 0 (X-Trace metadata specification 2.1.1, sections 2.1
+ * and 2.3): valid with a 4-byte OpID and read exactly like version 1;
+ * version 0 with the 8-byte OpID flag and versions 2 and up are refused. */
+static void
+test_xtrace_version0(void)
+{
+	static const char hdr[] = "X-Trace Report ver 1.0\n";
+	static const char ts[] = "Timestamp: 1700000000123\n";
+	static const char *const refused[] = {
+		"X-Trace: 08010203040303030303030303\n",   /* v0, 8-byte OpID */
+		"X-Trace: 0C01020304030303030303030300\n", /* v0, 8-byte OpID, options */
+		"X-Trace: 200102030403030303\n",           /* v2, 4-byte OpID */
+		"X-Trace: 28010203040303030303030303\n",   /* v2, 8-byte OpID */
+		"X-Trace: F00102030403030303\n",           /* v15 */
+	};
+	char rep[512];
+
+	/* The specification's example of section 2.4: 00 01020304 03030303. */
+	snprintf(rep, sizeof(rep), "%sX-Trace: 000102030403030303\n%s", hdr, ts);
+	CU_ASSERT_EQUAL_FATAL(xdec(rep), ALT_WIRE_OK);
+	CU_ASSERT_EQUAL(out.n, 1);
+	CU_ASSERT_EQUAL(recs[0].trace_id.hi, 0);
+	CU_ASSERT_EQUAL(recs[0].trace_id.lo, 0x01020304u);
+	CU_ASSERT_EQUAL(recs[0].node_id, 0x03030303u);
+	/* Version 1 with the same IDs reads the same. */
+	snprintf(rep, sizeof(rep), "%sX-Trace: 100102030403030303\n%s", hdr, ts);
+	CU_ASSERT_EQUAL_FATAL(xdec(rep), ALT_WIRE_OK);
+	CU_ASSERT_EQUAL(recs[0].trace_id.lo, 0x01020304u);
+	CU_ASSERT_EQUAL(recs[0].node_id, 0x03030303u);
+	/* Version 1 with an 8-byte OpID is unchanged. */
+	snprintf(rep, sizeof(rep), "%sX-Trace: 18010203040303030303030303\n%s", hdr, ts);
+	CU_ASSERT_EQUAL_FATAL(xdec(rep), ALT_WIRE_OK);
+	CU_ASSERT_EQUAL(recs[0].trace_id.lo, 0x01020304u);
+	CU_ASSERT_EQUAL(recs[0].node_id, 0x0303030303030303ULL);
+	/* Version 0 with a 12-byte TaskID and options (flags 0x06). */
+	snprintf(rep, sizeof(rep), "%sX-Trace: 06A1A2A3A4B1B2B3B4B5B6B7B8000000070301010A\n%s",
+		 hdr, ts);
+	CU_ASSERT_EQUAL_FATAL(xdec(rep), ALT_WIRE_OK);
+	CU_ASSERT_EQUAL(recs[0].trace_id.hi, 0xA1A2A3A4u);
+	CU_ASSERT_EQUAL(recs[0].trace_id.lo, 0xB1B2B3B4B5B6B7B8ULL);
+	CU_ASSERT_EQUAL(recs[0].node_id, 7);
+	/* Version 0 keeps the length and ID checks of version 1. */
+	snprintf(rep, sizeof(rep), "%sX-Trace: 00010203040303030303030303\n%s", hdr, ts);
+	CU_ASSERT_EQUAL(xdec(rep), ALT_WIRE_BAD_LENGTH);
+	snprintf(rep, sizeof(rep), "%sX-Trace: 000000000003030303\n%s", hdr, ts);
+	CU_ASSERT_EQUAL(xdec(rep), ALT_WIRE_BAD_ID);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(rep, sizeof(rep), "%s%s%s", hdr, refused[i], ts);
+		CU_ASSERT_EQUAL(xdec(rep), ALT_WIRE_BAD_VERSION);
+	}
+}
+
+/* A whole C++-style report whose metadata is version 0 (4-byte TaskID and
+ * OpID, 8-digit Edges) decodes to the same record as its version-1 twin. */
+static void
+test_xtrace_version0_report(void)
+{
+	const char *rep =
+		"X-Trace Report ver 1.0\r\n"
+		"X-Trace: 00CAFEF00D00001234\r\n"
+		"Edge: 00000042, UP\r\n"
+		"Edge: 0000000000000077\r\n"
+		"Timestamp: 1700000000.250\r\n"
+		"Host: node3\r\n"
+		"Agent: datanode\r\n"
+		"Label: readBlock\r\n"
+		"Severity: 2\r\n";
+
+	CU_ASSERT_EQUAL_FATAL(xdec(rep), ALT_WIRE_OK);
+	CU_ASSERT_EQUAL(out.n, 1);
+	CU_ASSERT_EQUAL(recs[0].kind, ALT_KIND_EVENT);
+	CU_ASSERT_EQUAL(recs[0].trace_id.hi, 0);
+	CU_ASSERT_EQUAL(recs[0].trace_id.lo, 0xCAFEF00Du);
+	CU_ASSERT_EQUAL(recs[0].node_id, 0x1234);
+	CU_ASSERT_EQUAL_FATAL(recs[0].parent_count, 2);
+	CU_ASSERT_EQUAL(recs[0].parents[0], 0x42);
+	CU_ASSERT_EQUAL(recs[0].parents[1], 0x77);
+	CU_ASSERT_EQUAL(recs[0].start_ns, 1700000000250000000ULL);
+	CU_ASSERT_EQUAL(recs[0].duration_ns, 0);
+	CU_ASSERT_EQUAL(recs[0].flags, ALT_RF_ERROR);
+	CU_ASSERT(cstr_eq(recs[0].service, "datanode"));
+	CU_ASSERT(cstr_eq(recs[0].operation, "readBlock"));
+	CU_ASSERT(cstr_eq(recs[0].attrs, "Host=node3\nSeverity=2"));
+	/* Through the format dispatcher as well. */
+	out_init(1);
+	CU_ASSERT_EQUAL(alt_wire_decode(NULL, ALT_FMT_XTRACE, (const uint8_t *)rep, strlen(rep), &out),
+			ALT_WIRE_OK);
+	CU_ASSERT_EQUAL(recs[0].node_id, 0x1234);
+}
+
 static void
 test_xtrace_prefixes(void)
 {
@@ -1050,6 +1140,8 @@ main(void)
 		{ "xtrace_taskid_lengths", test_xtrace_taskid_lengths },
 		{ "xtrace_many_edges", test_xtrace_many_edges },
 		{ "xtrace_rejects", test_xtrace_rejects },
+		{ "xtrace_version0", test_xtrace_version0 },
+		{ "xtrace_version0_report", test_xtrace_version0_report },
 		{ "xtrace_prefixes", test_xtrace_prefixes },
 		{ "xtrace_roundtrip", test_xtrace_roundtrip },
 	};
