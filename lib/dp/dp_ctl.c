@@ -51,7 +51,14 @@ alt_dp_ctl_open(struct alt_dp_app *a)
 		return -1;
 	a->epoch_line_cap = 4u << 20;
 	a->epoch_line = malloc(a->epoch_line_cap);
-	return a->epoch_line == NULL ? -1 : 0;
+	if (a->epoch_line == NULL)
+		return -1;
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		a->workers[i].held = calloc(c->out_blocks, sizeof(struct out_block *));
+		if (a->workers[i].held == NULL)
+			return -1;
+	}
+	return 0;
 }
 
 static void
@@ -69,29 +76,30 @@ write_block(struct alt_dp_app *a, struct worker *w, struct out_block *b)
 	rte_ring_sp_enqueue(w->free_blocks, b);
 }
 
-/* Write one worker's finished output blocks. A line that spans blocks is
- * written whole before another worker's blocks: its continuation is already
- * on its way (the worker enqueues all blocks of a line at once). */
+/* Write one worker's finished output blocks, never waiting for the worker.
+ * A line that spans blocks must be written whole, with no other worker's
+ * line in between, but its last block may still be with the worker (it
+ * keeps a partly filled block until it fills or its 1 ms flush, and may be
+ * preempted between two enqueues; on a CPU shared with this lcore it
+ * cannot run while we wait). So blocks are kept aside in w->held until a
+ * block that ends a line arrives, and then written together; meanwhile
+ * the other workers' rings and the epochs are served. */
 static unsigned
 drain_blocks(struct alt_dp_app *a, struct worker *w)
 {
 	void *objs[32];
-	unsigned n = rte_ring_sc_dequeue_burst(w->out_ring, objs, 32, NULL);
-	bool cont = false;
+	unsigned n = rte_ring_sc_dequeue_burst(w->out_ring, objs, RTE_DIM(objs), NULL);
 
 	for (unsigned i = 0; i < n; i++) {
-		cont = ((struct out_block *)objs[i])->cont != 0;
-		write_block(a, w, objs[i]);
-	}
-	while (cont) {
-		void *b;
-		if (rte_ring_sc_dequeue(w->out_ring, &b) != 0) {
-			rte_pause();
+		struct out_block *b = objs[i];
+
+		/* at most every block of this worker: held has room for all */
+		w->held[w->n_held++] = b;
+		if (b->cont)
 			continue;
-		}
-		cont = ((struct out_block *)b)->cont != 0;
-		write_block(a, w, b);
-		n++;
+		for (uint32_t k = 0; k < w->n_held; k++)
+			write_block(a, w, w->held[k]);
+		w->n_held = 0;
 	}
 	return n;
 }

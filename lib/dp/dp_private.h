@@ -100,6 +100,10 @@ struct worker {
 	int stop;
 	int rx_stopped;                 /* no more steering frames will come from this worker */
 	int done;
+	/* control lcore only: blocks of a line whose continuation has not
+	 * arrived yet (see drain_blocks in dp_ctl.c) */
+	struct out_block **held;
+	uint32_t n_held;
 	/* cold */
 	unsigned id;
 	unsigned lcore;
