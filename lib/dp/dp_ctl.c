@@ -53,6 +53,16 @@ alt_dp_ctl_open(struct alt_dp_app *a)
 	a->epoch_line = malloc(a->epoch_line_cap);
 	if (a->epoch_line == NULL)
 		return -1;
+	/* Allocated (and their pages touched) now: one takes milliseconds,
+	 * too long to make the workers wait for their epoch objects. */
+	for (unsigned i = 0; i < MAX_PENDING_EPOCHS; i++) {
+		a->pending[i].st = alt_pipe_stats_new(a->workers[0].pipe);
+		if (a->pending[i].st == NULL) {
+			fprintf(stderr, "altair: cannot allocate %u epoch statistics for the control lcore: "
+				"raise -m or lower [pools] stats-ops, stats-shapes\n", MAX_PENDING_EPOCHS);
+			return -1;
+		}
+	}
 	for (unsigned i = 0; i < a->nworkers; i++) {
 		a->workers[i].held = calloc(c->out_blocks, sizeof(struct out_block *));
 		if (a->workers[i].held == NULL)
@@ -104,8 +114,43 @@ drain_blocks(struct alt_dp_app *a, struct worker *w)
 	return n;
 }
 
+/*
+ * Epochs: the hand-off from the workers.
+ *
+ * Each worker's pipe ends its epochs in increasing order. When it ends
+ * epoch e, the worker enqueues its partial statistics on its epoch ring and
+ * then stores epoch_progress = e + 1 with release (hook_epoch_done): from
+ * then on it never reports an epoch <= e. Once per poll the control lcore
+ *   1. loads every worker's epoch_progress with acquire (P_i), before
+ *      touching any epoch ring;
+ *   2. empties every epoch ring, merging each partial into the pending
+ *      entry of its epoch;
+ *   3. writes, in increasing order, the pending epochs below min P_i.
+ * The acquire load in 1 pairs with the worker's release store, so every
+ * partial of an epoch below P_i was in worker i's ring before step 2 began
+ * and has been merged by step 3: an epoch below min P_i is complete, and
+ * no worker will report it again. Loading after draining (the old order)
+ * let a worker enqueue e and publish e + 1 in between, and e was written
+ * without that part, and again later.
+ *
+ * Every worker holds epochs back, steering-only ones included, from the
+ * start (P_i = 0) until it has ended its first epoch, with one exception:
+ * a worker whose pipe has not been fed a single record a second after the
+ * start stops holding them (a queue without traffic must not stall the
+ * --epochs output). Should such a worker later report an epoch that is
+ * already written, or should the pending table be full (a worker that
+ * runs MAX_PENDING_EPOCHS epochs ahead of another: the lowest pending
+ * epoch is then written early), the partial is merged into the next epoch
+ * written: no epoch is written twice and no trace or record goes missing
+ * from the sums (both cases are counted: epoch_late_partials,
+ * epochs_forced).
+ */
+#define UNFED_HOLD_NS 1000000000ULL
+
+/* The pending entry of this epoch, a new one if there is a free slot, or
+ * NULL when the table is full. */
 static struct pending_epoch *
-pending_find(struct alt_dp_app *a, uint64_t epoch, bool create)
+pending_find(struct alt_dp_app *a, uint64_t epoch)
 {
 	struct pending_epoch *freeslot = NULL;
 
@@ -116,18 +161,26 @@ pending_find(struct alt_dp_app *a, uint64_t epoch, bool create)
 		if (!p->used && freeslot == NULL)
 			freeslot = p;
 	}
-	if (!create || freeslot == NULL)
+	if (freeslot == NULL)
 		return NULL;
-	if (freeslot->st == NULL) {
-		freeslot->st = alt_pipe_stats_new(a->workers[0].pipe);
-		if (freeslot->st == NULL)
-			return NULL;
-	}
 	alt_stats_reset(freeslot->st, epoch);
 	freeslot->used = true;
 	freeslot->epoch = epoch;
 	freeslot->last_wall_ns = 0;
 	return freeslot;
+}
+
+static struct pending_epoch *
+pending_lowest(struct alt_dp_app *a)
+{
+	struct pending_epoch *best = NULL;
+
+	for (unsigned i = 0; i < MAX_PENDING_EPOCHS; i++) {
+		struct pending_epoch *p = &a->pending[i];
+		if (p->used && (best == NULL || p->epoch < best->epoch))
+			best = p;
+	}
+	return best;
 }
 
 static void
@@ -153,70 +206,102 @@ write_epoch(struct alt_dp_app *a, struct pending_epoch *p)
 	snprintf(a->last_epoch_summary, sizeof(a->last_epoch_summary),
 		 "epoch %" PRIu64 ": %" PRIu64 " records, %" PRIu64 " traces closed, %" PRIu64
 		 " late, delay %.3f ms", p->epoch, sc->records, sc->traces_closed, sc->late, delay);
+	a->epoch_written = true;
+	a->last_epoch_written = p->epoch;
 	p->used = false;
 }
 
-/* Epochs every active worker has passed are complete: write them in order.
- * A worker that never decoded a record does not hold epochs back. */
-static void
-flush_epochs(struct alt_dp_app *a, bool all)
+/* The pending entry a partial of this epoch goes into: its own, or, for an
+ * epoch already written, the next one to be written. When the table is
+ * full the lowest pending epoch is written first. */
+static struct pending_epoch *
+pending_for(struct alt_dp_app *a, uint64_t epoch)
 {
-	uint64_t min_progress = UINT64_MAX;
+	struct pending_epoch *p;
 
-	for (unsigned i = 0; i < a->nworkers; i++) {
-		struct worker *w = &a->workers[i];
-		/* acquire: pairs with the worker's release store after enqueueing */
-		uint64_t p = __atomic_load_n(&w->epoch_progress, __ATOMIC_ACQUIRE);
-		if (alt_pipe_counters(w->pipe)->records_decoded == 0 && p == 0)
-			continue;
-		if (p < min_progress)
-			min_progress = p;
-	}
 	for (;;) {
-		struct pending_epoch *best = NULL;
-		for (unsigned i = 0; i < MAX_PENDING_EPOCHS; i++) {
-			struct pending_epoch *p = &a->pending[i];
-			if (p->used && (best == NULL || p->epoch < best->epoch))
-				best = p;
+		if (a->epoch_written && epoch <= a->last_epoch_written) {
+			a->epoch_late_partials++;
+			epoch = a->last_epoch_written + 1;
 		}
-		if (best == NULL || (!all && best->epoch >= min_progress))
-			return;
-		write_epoch(a, best);
+		p = pending_find(a, epoch);
+		if (p != NULL)
+			return p;
+		a->epochs_forced++;
+		write_epoch(a, pending_lowest(a));
 	}
+}
+
+/* Write, in order, the pending epochs below min_progress. */
+static void
+flush_epochs(struct alt_dp_app *a, uint64_t min_progress)
+{
+	struct pending_epoch *p;
+
+	while ((p = pending_lowest(a)) != NULL && p->epoch < min_progress)
+		write_epoch(a, p);
 }
 
 static unsigned
 drain_epochs(struct alt_dp_app *a, struct worker *w)
 {
 	void *objs[8];
-	unsigned n = rte_ring_sc_dequeue_burst(w->epoch_ring, objs, 8, NULL);
+	unsigned n, total = 0;
 
-	for (unsigned i = 0; i < n; i++) {
-		struct epoch_obj *o = objs[i];
-		struct pending_epoch *p = pending_find(a, o->epoch, true);
-		if (p != NULL) {
+	/* Empty the ring: the protocol above needs every partial in it. */
+	while ((n = rte_ring_sc_dequeue_burst(w->epoch_ring, objs, RTE_DIM(objs), NULL)) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			struct epoch_obj *o = objs[i];
+			struct pending_epoch *p = pending_for(a, o->epoch);
+
 			alt_stats_merge(p->st, o->st);
 			if (o->wall_ns > p->last_wall_ns)
 				p->last_wall_ns = o->wall_ns;
-		} else {
-			a->epochs_overflow++;
+			rte_ring_sp_enqueue(w->free_epochs, o);
 		}
-		rte_ring_sp_enqueue(w->free_epochs, o);
+		total += n;
 	}
-	return n;
+	return total;
 }
 
-/* Returns how many blocks and epochs were taken. */
+/* Whether any record reached this worker's pipe. relaxed: a hint only (see
+ * the protocol above: a stale 0 costs at most a late partial). */
+static bool
+worker_fed(const struct worker *w)
+{
+	const struct alt_pipe_counters *pc = alt_pipe_counters(w->pipe);
+
+	return __atomic_load_n(&pc->records_decoded, __ATOMIC_RELAXED) != 0 ||
+	       __atomic_load_n(&pc->records_received, __ATOMIC_RELAXED) != 0;
+}
+
+/* Take every worker's blocks and epochs, and write the epochs that are
+ * complete (the protocol above). Returns how many blocks and epochs were
+ * taken. */
 static unsigned
 poll_workers(struct alt_dp_app *a)
 {
+	uint64_t min_progress = UINT64_MAX;
+	bool startup = mono_ns() - a->start_ns < UNFED_HOLD_NS;
 	unsigned n = 0;
 
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		struct worker *w = &a->workers[i];
+		/* acquire: pairs with the release store in hook_epoch_done; every
+		 * partial below p is now in w's epoch ring (step 1, before the
+		 * drains below) */
+		uint64_t p = __atomic_load_n(&w->epoch_progress, __ATOMIC_ACQUIRE);
+
+		if (p == 0 && !startup && !worker_fed(w))
+			continue;
+		if (p < min_progress)
+			min_progress = p;
+	}
 	for (unsigned i = 0; i < a->nworkers; i++) {
 		n += drain_blocks(a, &a->workers[i]);
 		n += drain_epochs(a, &a->workers[i]);
 	}
-	flush_epochs(a, false);
+	flush_epochs(a, min_progress);
 	return n;
 }
 
@@ -272,7 +357,7 @@ alt_dp_ctl_finish(struct alt_dp_app *a)
 {
 	/* Workers are done: take what is left, then every pending epoch. */
 	poll_workers(a);
-	flush_epochs(a, true);
+	flush_epochs(a, UINT64_MAX);
 	if (a->dags != NULL && a->dags != stdout && fclose(a->dags) != 0)
 		a->dag_write_errors++;
 	else if (a->dags == stdout)
@@ -498,9 +583,11 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 		t->atr_frames_lost, t->jaeger_batches_lost, t->jaeger_client_dropped);
 	fprintf(f, ",\"outputs\":{\"dag_lines\":%" PRIu64 ",\"dag_lines_dropped\":%" PRIu64
 		",\"dag_write_errors\":%" PRIu64 ",\"detail_truncated\":%" PRIu64 ",\"epoch_lines\":%" PRIu64
-		",\"epoch_write_errors\":%" PRIu64 ",\"epochs_lost\":%" PRIu64 "}",
+		",\"epoch_write_errors\":%" PRIu64 ",\"epochs_lost\":%" PRIu64 ",\"epochs_forced\":%" PRIu64
+		",\"epoch_late_partials\":%" PRIu64 "}",
 		a->dag_lines_written, t->lines_dropped, a->dag_write_errors, t->detail_truncated, a->epoch_lines,
-		a->epoch_write_errors, t->pipe.epochs_lost + t->epochs_dropped + a->epochs_overflow);
+		a->epoch_write_errors, t->pipe.epochs_lost + t->epochs_dropped,
+		a->epochs_forced, a->epoch_late_partials);
 	fprintf(f, ",\"steering\":{\"frames\":%" PRIu64 ",\"waits\":%" PRIu64 ",\"ring_full\":%" PRIu64
 		",\"no_buffer\":%" PRIu64 "}",
 		t->pipe.steer_frames, t->steer_waits, t->steer_ring_full, t->steer_no_buf);

@@ -143,7 +143,10 @@ struct alt_dp_app {
 	char *epoch_line;
 	size_t epoch_line_cap;
 	struct pending_epoch pending[MAX_PENDING_EPOCHS];
-	uint64_t epochs_overflow;
+	bool epoch_written;             /* last_epoch_written is valid */
+	uint64_t last_epoch_written;
+	uint64_t epochs_forced;         /* epochs written early: the pending table was full */
+	uint64_t epoch_late_partials;   /* partials of written epochs, merged into the next one */
 	double delay_ms[4096];          /* processing delays, for the summary */
 	unsigned n_delay;
 	char last_epoch_summary[512];
