@@ -78,7 +78,7 @@ write_block(struct alt_dp_app *a, struct worker *w, struct out_block *b)
 		if (fwrite(b->data, 1, b->len, a->dags) != b->len)
 			a->dag_write_errors += b->lines;
 		else
-			a->dag_lines_written += b->lines;
+			ctr_add(&a->dag_lines_written, b->lines);
 	}
 	b->len = 0;
 	b->lines = 0;
@@ -183,6 +183,55 @@ pending_lowest(struct alt_dp_app *a)
 	return best;
 }
 
+/* The last epoch for telemetry, under a sequence count: the control lcore
+ * is its only writer. The odd count is stored before the fields (the
+ * release fence orders it before them), the even one after (release); a
+ * reader that finds the same even count before and after its loads read
+ * one whole epoch. */
+static void
+last_epoch_publish(struct alt_dp_app *a, const struct pending_epoch *p, double delay_ms)
+{
+	struct alt_dp_last_epoch *e = &a->last_epoch;
+	const struct alt_stats_counters *sc = alt_stats_counters_const(p->st);
+	uint64_t seq = e->seq;          /* plain: this lcore is the only writer */
+
+	__atomic_store_n(&e->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&e->epoch, p->epoch, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->records, sc->records, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->traces_closed, sc->traces_closed, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->late, sc->late, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->delay_us, (uint64_t)(delay_ms * 1000.0), __ATOMIC_RELAXED);
+	/* release: pairs with the reader's acquire load of seq */
+	__atomic_store_n(&e->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+bool
+alt_dp_last_epoch_read(const struct alt_dp_app *a, struct alt_dp_last_epoch *out)
+{
+	const struct alt_dp_last_epoch *e = &a->last_epoch;
+	uint64_t s1, s2;
+
+	do {
+		/* acquire: pairs with the writer's final release store; the
+		 * fields loaded below are at least that epoch's */
+		s1 = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+		out->epoch = __atomic_load_n(&e->epoch, __ATOMIC_RELAXED);
+		out->records = __atomic_load_n(&e->records, __ATOMIC_RELAXED);
+		out->traces_closed = __atomic_load_n(&e->traces_closed, __ATOMIC_RELAXED);
+		out->late = __atomic_load_n(&e->late, __ATOMIC_RELAXED);
+		out->delay_us = __atomic_load_n(&e->delay_us, __ATOMIC_RELAXED);
+		/* acquire fence: the loads above are done before seq is read
+		 * again; pairs with the writer's release fence after its odd
+		 * store, so a load that saw a newer field sees an odd or newer
+		 * seq here */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+	} while ((s1 & 1) != 0 || s1 != s2);
+	out->seq = s1;
+	return s1 != 0;
+}
+
 static void
 write_epoch(struct alt_dp_app *a, struct pending_epoch *p)
 {
@@ -199,13 +248,10 @@ write_epoch(struct alt_dp_app *a, struct pending_epoch *p)
 		if (len >= a->epoch_line_cap || fwrite(a->epoch_line, 1, len, a->epochs) != len)
 			a->epoch_write_errors++;
 		else
-			a->epoch_lines++;
+			ctr_add(&a->epoch_lines, 1);
 		fflush(a->epochs);
 	}
-	const struct alt_stats_counters *sc = alt_stats_counters_const(p->st);
-	snprintf(a->last_epoch_summary, sizeof(a->last_epoch_summary),
-		 "epoch %" PRIu64 ": %" PRIu64 " records, %" PRIu64 " traces closed, %" PRIu64
-		 " late, delay %.3f ms", p->epoch, sc->records, sc->traces_closed, sc->late, delay);
+	last_epoch_publish(a, p, delay);
 	a->epoch_written = true;
 	a->last_epoch_written = p->epoch;
 	p->used = false;
@@ -323,7 +369,8 @@ alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 		if (!stopping) {
 			uint64_t rx = 0;
 			for (unsigned i = 0; i < a->nworkers; i++)
-				rx += __atomic_load_n(&a->workers[i].rx_seen, __ATOMIC_ACQUIRE);
+				/* relaxed: a count, publishes nothing */
+				rx += __atomic_load_n(&a->workers[i].rx_seen, __ATOMIC_RELAXED);
 			if (rx != last_rx) {
 				last_rx = rx;
 				last_change = now;
@@ -333,12 +380,17 @@ alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 				if (*sig && !c->quiet)
 					fprintf(stderr, "altair: signal %d: draining\n", (int)*sig);
 				stopping = true;
+				/* release: pairs with the worker's acquire load in
+				 * its loop condition */
 				for (unsigned i = 0; i < a->nworkers; i++)
 					__atomic_store_n(&a->workers[i].stop, 1, __ATOMIC_RELEASE);
 			}
 		} else {
 			unsigned done = 0;
 			for (unsigned i = 0; i < a->nworkers; i++)
+				/* acquire: pairs with the worker's release store of
+				 * done: its last blocks and epochs are in the rings
+				 * and its counters final for the report */
 				done += __atomic_load_n(&a->workers[i].done, __ATOMIC_ACQUIRE) != 0;
 			if (done == a->nworkers)
 				break;
@@ -379,20 +431,20 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		struct alt_pipe_mem_stats ms;
 		const struct alt_wire_ctx *wc = alt_pipe_wire_ctx(w->pipe);
 
-		t->rx_pkts += w->rx_pkts;
-		t->rx_bytes += w->rx_bytes;
-		t->multiseg += w->multiseg;
+		t->rx_pkts += ctr_read(&w->rx_pkts);
+		t->rx_bytes += ctr_read(&w->rx_bytes);
+		t->multiseg += ctr_read(&w->multiseg);
 		for (unsigned k = 0; k < ALT_NET_OUTCOME_COUNT; k++) {
 			t->net.outcome[k] += w->net.outcome[k];
-			t->dgram_net[k] += w->dgram_net[k];
+			t->dgram_net[k] += ctr_read(&w->dgram_net[k]);
 		}
 		for (unsigned k = 0; k < ALT_NET_ENCAP_COUNT; k++)
 			t->net.encap[k] += w->net.encap[k];
 		for (unsigned k = 0; k < ALT_WIRE_REASON_COUNT; k++) {
-			t->pkt_wire[k] += w->pkt_wire[k];
-			t->dgram_wire[k] += w->dgram_wire[k];
+			t->pkt_wire[k] += ctr_read(&w->pkt_wire[k]);
+			t->dgram_wire[k] += ctr_read(&w->dgram_wire[k]);
 		}
-		t->dgram_nested_frag += w->dgram_nested_frag;
+		t->dgram_nested_frag += ctr_read(&w->dgram_nested_frag);
 		alt_net_reasm_get_stats(w->reasm, &rs);
 		t->reasm.frags_in += rs.frags_in;
 		for (unsigned k = 0; k < ALT_NET_REASM_OUTCOME_COUNT; k++) {
@@ -403,14 +455,14 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		t->reasm.blocks_peak += rs.blocks_peak;
 		t->pipe.records_decoded += pc->records_decoded;
 		t->pipe.records_received += pc->records_received;
-		t->pipe.steer_frames += w->steer_out_frames;
-		t->steer_ring_full += w->steer_ring_full;
-		t->steer_waits += w->steer_waits;
+		t->pipe.steer_frames += ctr_read(&w->steer_out_frames);
+		t->steer_ring_full += ctr_read(&w->steer_ring_full);
+		t->steer_waits += ctr_read(&w->steer_waits);
 		/* Frames dropped on a full ring after the pipe counted their
 		 * records as steered: they are drops, not transfers. */
-		t->pipe.records[ALT_PIPE_REC_STEERED] -= w->steer_dropped;
-		t->pipe.records[ALT_PIPE_REC_DROPPED_STEER_FULL] += w->steer_dropped;
-		t->steer_no_buf += w->steer_no_buf;
+		t->pipe.records[ALT_PIPE_REC_STEERED] -= ctr_read(&w->steer_dropped);
+		t->pipe.records[ALT_PIPE_REC_DROPPED_STEER_FULL] += ctr_read(&w->steer_dropped);
+		t->steer_no_buf += ctr_read(&w->steer_no_buf);
 		for (unsigned k = 0; k < ALT_PIPE_REC_COUNT; k++)
 			t->pipe.records[k] += pc->records[k];
 		for (unsigned k = 0; k < 4; k++)
@@ -433,11 +485,11 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		t->atr_frames_lost += wc->atr_frames_lost;
 		t->jaeger_batches_lost += wc->jaeger_batches_lost;
 		t->jaeger_client_dropped += wc->jaeger_client_dropped_spans;
-		t->lines += w->lines;
-		t->lines_dropped += w->lines_dropped;
-		t->detail_truncated += w->detail_truncated;
-		t->epochs_dropped += w->epochs_dropped;
-		t->busy_tsc += w->busy_tsc;
+		t->lines += ctr_read(&w->lines);
+		t->lines_dropped += ctr_read(&w->lines_dropped);
+		t->detail_truncated += ctr_read(&w->detail_truncated);
+		t->epochs_dropped += ctr_read(&w->epochs_dropped);
+		t->busy_tsc += ctr_read(&w->busy_tsc);
 		alt_pipe_mem_stats(w->pipe, &ms);
 		t->mem.total_bytes += ms.total_bytes;
 		t->mem.nodes_peak += ms.nodes_peak;
