@@ -51,7 +51,24 @@ alt_dp_ctl_open(struct alt_dp_app *a)
 		return -1;
 	a->epoch_line_cap = 4u << 20;
 	a->epoch_line = malloc(a->epoch_line_cap);
-	return a->epoch_line == NULL ? -1 : 0;
+	if (a->epoch_line == NULL)
+		return -1;
+	/* Allocated (and their pages touched) now: one takes milliseconds,
+	 * too long to make the workers wait for their epoch objects. */
+	for (unsigned i = 0; i < MAX_PENDING_EPOCHS; i++) {
+		a->pending[i].st = alt_pipe_stats_new(a->workers[0].pipe);
+		if (a->pending[i].st == NULL) {
+			fprintf(stderr, "altair: cannot allocate %u epoch statistics for the control lcore: "
+				"raise -m or lower [pools] stats-ops, stats-shapes\n", MAX_PENDING_EPOCHS);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		a->workers[i].held = calloc(c->out_blocks, sizeof(struct out_block *));
+		if (a->workers[i].held == NULL)
+			return -1;
+	}
+	return 0;
 }
 
 static void
@@ -61,7 +78,7 @@ write_block(struct alt_dp_app *a, struct worker *w, struct out_block *b)
 		if (fwrite(b->data, 1, b->len, a->dags) != b->len)
 			a->dag_write_errors += b->lines;
 		else
-			a->dag_lines_written += b->lines;
+			ctr_add(&a->dag_lines_written, b->lines);
 	}
 	b->len = 0;
 	b->lines = 0;
@@ -69,35 +86,71 @@ write_block(struct alt_dp_app *a, struct worker *w, struct out_block *b)
 	rte_ring_sp_enqueue(w->free_blocks, b);
 }
 
-/* Write one worker's finished output blocks. A line that spans blocks is
- * written whole before another worker's blocks: its continuation is already
- * on its way (the worker enqueues all blocks of a line at once). */
+/* Write one worker's finished output blocks, never waiting for the worker.
+ * A line that spans blocks must be written whole, with no other worker's
+ * line in between, but its last block may still be with the worker (it
+ * keeps a partly filled block until it fills or its 1 ms flush, and may be
+ * preempted between two enqueues; on a CPU shared with this lcore it
+ * cannot run while we wait). So blocks are kept aside in w->held until a
+ * block that ends a line arrives, and then written together; meanwhile
+ * the other workers' rings and the epochs are served. */
 static unsigned
 drain_blocks(struct alt_dp_app *a, struct worker *w)
 {
 	void *objs[32];
-	unsigned n = rte_ring_sc_dequeue_burst(w->out_ring, objs, 32, NULL);
-	bool cont = false;
+	unsigned n = rte_ring_sc_dequeue_burst(w->out_ring, objs, RTE_DIM(objs), NULL);
 
 	for (unsigned i = 0; i < n; i++) {
-		cont = ((struct out_block *)objs[i])->cont != 0;
-		write_block(a, w, objs[i]);
-	}
-	while (cont) {
-		void *b;
-		if (rte_ring_sc_dequeue(w->out_ring, &b) != 0) {
-			rte_pause();
+		struct out_block *b = objs[i];
+
+		/* at most every block of this worker: held has room for all */
+		w->held[w->n_held++] = b;
+		if (b->cont)
 			continue;
-		}
-		cont = ((struct out_block *)b)->cont != 0;
-		write_block(a, w, b);
-		n++;
+		for (uint32_t k = 0; k < w->n_held; k++)
+			write_block(a, w, w->held[k]);
+		w->n_held = 0;
 	}
 	return n;
 }
 
+/*
+ * Epochs: the hand-off from the workers.
+ *
+ * Each worker's pipe ends its epochs in increasing order. When it ends
+ * epoch e, the worker enqueues its partial statistics on its epoch ring and
+ * then stores epoch_progress = e + 1 with release (hook_epoch_done): from
+ * then on it never reports an epoch <= e. Once per poll the control lcore
+ *   1. loads every worker's epoch_progress with acquire (P_i), before
+ *      touching any epoch ring;
+ *   2. empties every epoch ring, merging each partial into the pending
+ *      entry of its epoch;
+ *   3. writes, in increasing order, the pending epochs below min P_i.
+ * The acquire load in 1 pairs with the worker's release store, so every
+ * partial of an epoch below P_i was in worker i's ring before step 2 began
+ * and has been merged by step 3: an epoch below min P_i is complete, and
+ * no worker will report it again. Loading after draining (the old order)
+ * let a worker enqueue e and publish e + 1 in between, and e was written
+ * without that part, and again later.
+ *
+ * Every worker holds epochs back, steering-only ones included, from the
+ * start (P_i = 0) until it has ended its first epoch, with one exception:
+ * a worker whose pipe has not been fed a single record a second after the
+ * start stops holding them (a queue without traffic must not stall the
+ * --epochs output). Should such a worker later report an epoch that is
+ * already written, or should the pending table be full (a worker that
+ * runs MAX_PENDING_EPOCHS epochs ahead of another: the lowest pending
+ * epoch is then written early), the partial is merged into the next epoch
+ * written: no epoch is written twice and no trace or record goes missing
+ * from the sums (both cases are counted: epoch_late_partials,
+ * epochs_forced).
+ */
+#define UNFED_HOLD_NS 1000000000ULL
+
+/* The pending entry of this epoch, a new one if there is a free slot, or
+ * NULL when the table is full. */
 static struct pending_epoch *
-pending_find(struct alt_dp_app *a, uint64_t epoch, bool create)
+pending_find(struct alt_dp_app *a, uint64_t epoch)
 {
 	struct pending_epoch *freeslot = NULL;
 
@@ -108,18 +161,75 @@ pending_find(struct alt_dp_app *a, uint64_t epoch, bool create)
 		if (!p->used && freeslot == NULL)
 			freeslot = p;
 	}
-	if (!create || freeslot == NULL)
+	if (freeslot == NULL)
 		return NULL;
-	if (freeslot->st == NULL) {
-		freeslot->st = alt_pipe_stats_new(a->workers[0].pipe);
-		if (freeslot->st == NULL)
-			return NULL;
-	}
 	alt_stats_reset(freeslot->st, epoch);
 	freeslot->used = true;
 	freeslot->epoch = epoch;
 	freeslot->last_wall_ns = 0;
 	return freeslot;
+}
+
+static struct pending_epoch *
+pending_lowest(struct alt_dp_app *a)
+{
+	struct pending_epoch *best = NULL;
+
+	for (unsigned i = 0; i < MAX_PENDING_EPOCHS; i++) {
+		struct pending_epoch *p = &a->pending[i];
+		if (p->used && (best == NULL || p->epoch < best->epoch))
+			best = p;
+	}
+	return best;
+}
+
+/* The last epoch for telemetry, under a sequence count: the control lcore
+ * is its only writer. The odd count is stored before the fields (the
+ * release fence orders it before them), the even one after (release); a
+ * reader that finds the same even count before and after its loads read
+ * one whole epoch. */
+static void
+last_epoch_publish(struct alt_dp_app *a, const struct pending_epoch *p, double delay_ms)
+{
+	struct alt_dp_last_epoch *e = &a->last_epoch;
+	const struct alt_stats_counters *sc = alt_stats_counters_const(p->st);
+	uint64_t seq = e->seq;          /* plain: this lcore is the only writer */
+
+	__atomic_store_n(&e->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&e->epoch, p->epoch, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->records, sc->records, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->traces_closed, sc->traces_closed, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->late, sc->late, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->delay_us, (uint64_t)(delay_ms * 1000.0), __ATOMIC_RELAXED);
+	/* release: pairs with the reader's acquire load of seq */
+	__atomic_store_n(&e->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+bool
+alt_dp_last_epoch_read(const struct alt_dp_app *a, struct alt_dp_last_epoch *out)
+{
+	const struct alt_dp_last_epoch *e = &a->last_epoch;
+	uint64_t s1, s2;
+
+	do {
+		/* acquire: pairs with the writer's final release store; the
+		 * fields loaded below are at least that epoch's */
+		s1 = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+		out->epoch = __atomic_load_n(&e->epoch, __ATOMIC_RELAXED);
+		out->records = __atomic_load_n(&e->records, __ATOMIC_RELAXED);
+		out->traces_closed = __atomic_load_n(&e->traces_closed, __ATOMIC_RELAXED);
+		out->late = __atomic_load_n(&e->late, __ATOMIC_RELAXED);
+		out->delay_us = __atomic_load_n(&e->delay_us, __ATOMIC_RELAXED);
+		/* acquire fence: the loads above are done before seq is read
+		 * again; pairs with the writer's release fence after its odd
+		 * store, so a load that saw a newer field sees an odd or newer
+		 * seq here */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+	} while ((s1 & 1) != 0 || s1 != s2);
+	out->seq = s1;
+	return s1 != 0;
 }
 
 static void
@@ -138,77 +248,106 @@ write_epoch(struct alt_dp_app *a, struct pending_epoch *p)
 		if (len >= a->epoch_line_cap || fwrite(a->epoch_line, 1, len, a->epochs) != len)
 			a->epoch_write_errors++;
 		else
-			a->epoch_lines++;
+			ctr_add(&a->epoch_lines, 1);
 		fflush(a->epochs);
 	}
-	const struct alt_stats_counters *sc = alt_stats_counters_const(p->st);
-	snprintf(a->last_epoch_summary, sizeof(a->last_epoch_summary),
-		 "epoch %" PRIu64 ": %" PRIu64 " records, %" PRIu64 " traces closed, %" PRIu64
-		 " late, delay %.3f ms", p->epoch, sc->records, sc->traces_closed, sc->late, delay);
+	last_epoch_publish(a, p, delay);
+	a->epoch_written = true;
+	a->last_epoch_written = p->epoch;
 	p->used = false;
 }
 
-/* Epochs every active worker has passed are complete: write them in order.
- * A worker that never decoded a record does not hold epochs back. */
-static void
-flush_epochs(struct alt_dp_app *a, bool all)
+/* The pending entry a partial of this epoch goes into: its own, or, for an
+ * epoch already written, the next one to be written. When the table is
+ * full the lowest pending epoch is written first. */
+static struct pending_epoch *
+pending_for(struct alt_dp_app *a, uint64_t epoch)
 {
-	uint64_t min_progress = UINT64_MAX;
+	struct pending_epoch *p;
 
-	for (unsigned i = 0; i < a->nworkers; i++) {
-		struct worker *w = &a->workers[i];
-		/* acquire: pairs with the worker's release store after enqueueing */
-		uint64_t p = __atomic_load_n(&w->epoch_progress, __ATOMIC_ACQUIRE);
-		if (alt_pipe_counters(w->pipe)->records_decoded == 0 && p == 0)
-			continue;
-		if (p < min_progress)
-			min_progress = p;
-	}
 	for (;;) {
-		struct pending_epoch *best = NULL;
-		for (unsigned i = 0; i < MAX_PENDING_EPOCHS; i++) {
-			struct pending_epoch *p = &a->pending[i];
-			if (p->used && (best == NULL || p->epoch < best->epoch))
-				best = p;
+		if (a->epoch_written && epoch <= a->last_epoch_written) {
+			a->epoch_late_partials++;
+			epoch = a->last_epoch_written + 1;
 		}
-		if (best == NULL || (!all && best->epoch >= min_progress))
-			return;
-		write_epoch(a, best);
+		p = pending_find(a, epoch);
+		if (p != NULL)
+			return p;
+		a->epochs_forced++;
+		write_epoch(a, pending_lowest(a));
 	}
+}
+
+/* Write, in order, the pending epochs below min_progress. */
+static void
+flush_epochs(struct alt_dp_app *a, uint64_t min_progress)
+{
+	struct pending_epoch *p;
+
+	while ((p = pending_lowest(a)) != NULL && p->epoch < min_progress)
+		write_epoch(a, p);
 }
 
 static unsigned
 drain_epochs(struct alt_dp_app *a, struct worker *w)
 {
 	void *objs[8];
-	unsigned n = rte_ring_sc_dequeue_burst(w->epoch_ring, objs, 8, NULL);
+	unsigned n, total = 0;
 
-	for (unsigned i = 0; i < n; i++) {
-		struct epoch_obj *o = objs[i];
-		struct pending_epoch *p = pending_find(a, o->epoch, true);
-		if (p != NULL) {
+	/* Empty the ring: the protocol above needs every partial in it. */
+	while ((n = rte_ring_sc_dequeue_burst(w->epoch_ring, objs, RTE_DIM(objs), NULL)) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			struct epoch_obj *o = objs[i];
+			struct pending_epoch *p = pending_for(a, o->epoch);
+
 			alt_stats_merge(p->st, o->st);
 			if (o->wall_ns > p->last_wall_ns)
 				p->last_wall_ns = o->wall_ns;
-		} else {
-			a->epochs_overflow++;
+			rte_ring_sp_enqueue(w->free_epochs, o);
 		}
-		rte_ring_sp_enqueue(w->free_epochs, o);
+		total += n;
 	}
-	return n;
+	return total;
 }
 
-/* Returns how many blocks and epochs were taken. */
+/* Whether any record reached this worker's pipe. relaxed: a hint only (see
+ * the protocol above: a stale 0 costs at most a late partial). */
+static bool
+worker_fed(const struct worker *w)
+{
+	const struct alt_pipe_counters *pc = alt_pipe_counters(w->pipe);
+
+	return __atomic_load_n(&pc->records_decoded, __ATOMIC_RELAXED) != 0 ||
+	       __atomic_load_n(&pc->records_received, __ATOMIC_RELAXED) != 0;
+}
+
+/* Take every worker's blocks and epochs, and write the epochs that are
+ * complete (the protocol above). Returns how many blocks and epochs were
+ * taken. */
 static unsigned
 poll_workers(struct alt_dp_app *a)
 {
+	uint64_t min_progress = UINT64_MAX;
+	bool startup = mono_ns() - a->start_ns < UNFED_HOLD_NS;
 	unsigned n = 0;
 
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		struct worker *w = &a->workers[i];
+		/* acquire: pairs with the release store in hook_epoch_done; every
+		 * partial below p is now in w's epoch ring (step 1, before the
+		 * drains below) */
+		uint64_t p = __atomic_load_n(&w->epoch_progress, __ATOMIC_ACQUIRE);
+
+		if (p == 0 && !startup && !worker_fed(w))
+			continue;
+		if (p < min_progress)
+			min_progress = p;
+	}
 	for (unsigned i = 0; i < a->nworkers; i++) {
 		n += drain_blocks(a, &a->workers[i]);
 		n += drain_epochs(a, &a->workers[i]);
 	}
-	flush_epochs(a, false);
+	flush_epochs(a, min_progress);
 	return n;
 }
 
@@ -230,7 +369,8 @@ alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 		if (!stopping) {
 			uint64_t rx = 0;
 			for (unsigned i = 0; i < a->nworkers; i++)
-				rx += __atomic_load_n(&a->workers[i].rx_seen, __ATOMIC_ACQUIRE);
+				/* relaxed: a count, publishes nothing */
+				rx += __atomic_load_n(&a->workers[i].rx_seen, __ATOMIC_RELAXED);
 			if (rx != last_rx) {
 				last_rx = rx;
 				last_change = now;
@@ -240,12 +380,17 @@ alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 				if (*sig && !c->quiet)
 					fprintf(stderr, "altair: signal %d: draining\n", (int)*sig);
 				stopping = true;
+				/* release: pairs with the worker's acquire load in
+				 * its loop condition */
 				for (unsigned i = 0; i < a->nworkers; i++)
 					__atomic_store_n(&a->workers[i].stop, 1, __ATOMIC_RELEASE);
 			}
 		} else {
 			unsigned done = 0;
 			for (unsigned i = 0; i < a->nworkers; i++)
+				/* acquire: pairs with the worker's release store of
+				 * done: its last blocks and epochs are in the rings
+				 * and its counters final for the report */
 				done += __atomic_load_n(&a->workers[i].done, __ATOMIC_ACQUIRE) != 0;
 			if (done == a->nworkers)
 				break;
@@ -264,7 +409,7 @@ alt_dp_ctl_finish(struct alt_dp_app *a)
 {
 	/* Workers are done: take what is left, then every pending epoch. */
 	poll_workers(a);
-	flush_epochs(a, true);
+	flush_epochs(a, UINT64_MAX);
 	if (a->dags != NULL && a->dags != stdout && fclose(a->dags) != 0)
 		a->dag_write_errors++;
 	else if (a->dags == stdout)
@@ -286,20 +431,20 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		struct alt_pipe_mem_stats ms;
 		const struct alt_wire_ctx *wc = alt_pipe_wire_ctx(w->pipe);
 
-		t->rx_pkts += w->rx_pkts;
-		t->rx_bytes += w->rx_bytes;
-		t->multiseg += w->multiseg;
+		t->rx_pkts += ctr_read(&w->rx_pkts);
+		t->rx_bytes += ctr_read(&w->rx_bytes);
+		t->multiseg += ctr_read(&w->multiseg);
 		for (unsigned k = 0; k < ALT_NET_OUTCOME_COUNT; k++) {
 			t->net.outcome[k] += w->net.outcome[k];
-			t->dgram_net[k] += w->dgram_net[k];
+			t->dgram_net[k] += ctr_read(&w->dgram_net[k]);
 		}
 		for (unsigned k = 0; k < ALT_NET_ENCAP_COUNT; k++)
 			t->net.encap[k] += w->net.encap[k];
 		for (unsigned k = 0; k < ALT_WIRE_REASON_COUNT; k++) {
-			t->pkt_wire[k] += w->pkt_wire[k];
-			t->dgram_wire[k] += w->dgram_wire[k];
+			t->pkt_wire[k] += ctr_read(&w->pkt_wire[k]);
+			t->dgram_wire[k] += ctr_read(&w->dgram_wire[k]);
 		}
-		t->dgram_nested_frag += w->dgram_nested_frag;
+		t->dgram_nested_frag += ctr_read(&w->dgram_nested_frag);
 		alt_net_reasm_get_stats(w->reasm, &rs);
 		t->reasm.frags_in += rs.frags_in;
 		for (unsigned k = 0; k < ALT_NET_REASM_OUTCOME_COUNT; k++) {
@@ -310,14 +455,14 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		t->reasm.blocks_peak += rs.blocks_peak;
 		t->pipe.records_decoded += pc->records_decoded;
 		t->pipe.records_received += pc->records_received;
-		t->pipe.steer_frames += w->steer_out_frames;
-		t->steer_ring_full += w->steer_ring_full;
-		t->steer_waits += w->steer_waits;
+		t->pipe.steer_frames += ctr_read(&w->steer_out_frames);
+		t->steer_ring_full += ctr_read(&w->steer_ring_full);
+		t->steer_waits += ctr_read(&w->steer_waits);
 		/* Frames dropped on a full ring after the pipe counted their
 		 * records as steered: they are drops, not transfers. */
-		t->pipe.records[ALT_PIPE_REC_STEERED] -= w->steer_dropped;
-		t->pipe.records[ALT_PIPE_REC_DROPPED_STEER_FULL] += w->steer_dropped;
-		t->steer_no_buf += w->steer_no_buf;
+		t->pipe.records[ALT_PIPE_REC_STEERED] -= ctr_read(&w->steer_dropped);
+		t->pipe.records[ALT_PIPE_REC_DROPPED_STEER_FULL] += ctr_read(&w->steer_dropped);
+		t->steer_no_buf += ctr_read(&w->steer_no_buf);
 		for (unsigned k = 0; k < ALT_PIPE_REC_COUNT; k++)
 			t->pipe.records[k] += pc->records[k];
 		for (unsigned k = 0; k < 4; k++)
@@ -340,11 +485,11 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		t->atr_frames_lost += wc->atr_frames_lost;
 		t->jaeger_batches_lost += wc->jaeger_batches_lost;
 		t->jaeger_client_dropped += wc->jaeger_client_dropped_spans;
-		t->lines += w->lines;
-		t->lines_dropped += w->lines_dropped;
-		t->detail_truncated += w->detail_truncated;
-		t->epochs_dropped += w->epochs_dropped;
-		t->busy_tsc += w->busy_tsc;
+		t->lines += ctr_read(&w->lines);
+		t->lines_dropped += ctr_read(&w->lines_dropped);
+		t->detail_truncated += ctr_read(&w->detail_truncated);
+		t->epochs_dropped += ctr_read(&w->epochs_dropped);
+		t->busy_tsc += ctr_read(&w->busy_tsc);
 		alt_pipe_mem_stats(w->pipe, &ms);
 		t->mem.total_bytes += ms.total_bytes;
 		t->mem.nodes_peak += ms.nodes_peak;
@@ -490,9 +635,11 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 		t->atr_frames_lost, t->jaeger_batches_lost, t->jaeger_client_dropped);
 	fprintf(f, ",\"outputs\":{\"dag_lines\":%" PRIu64 ",\"dag_lines_dropped\":%" PRIu64
 		",\"dag_write_errors\":%" PRIu64 ",\"detail_truncated\":%" PRIu64 ",\"epoch_lines\":%" PRIu64
-		",\"epoch_write_errors\":%" PRIu64 ",\"epochs_lost\":%" PRIu64 "}",
+		",\"epoch_write_errors\":%" PRIu64 ",\"epochs_lost\":%" PRIu64 ",\"epochs_forced\":%" PRIu64
+		",\"epoch_late_partials\":%" PRIu64 "}",
 		a->dag_lines_written, t->lines_dropped, a->dag_write_errors, t->detail_truncated, a->epoch_lines,
-		a->epoch_write_errors, t->pipe.epochs_lost + t->epochs_dropped + a->epochs_overflow);
+		a->epoch_write_errors, t->pipe.epochs_lost + t->epochs_dropped,
+		a->epochs_forced, a->epoch_late_partials);
 	fprintf(f, ",\"steering\":{\"frames\":%" PRIu64 ",\"waits\":%" PRIu64 ",\"ring_full\":%" PRIu64
 		",\"no_buffer\":%" PRIu64 "}",
 		t->pipe.steer_frames, t->steer_waits, t->steer_ring_full, t->steer_no_buf);

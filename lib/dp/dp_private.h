@@ -14,6 +14,24 @@
 
 #include "alt_dp.h"
 
+/* A counter one lcore writes and other lcores (control, telemetry) read:
+ * the writer adds with a relaxed load and a relaxed store of the whole
+ * 64-bit value (no locked read-modify-write: it is the only writer), the
+ * readers load it relaxed. A reader sees some recent value, never a torn
+ * one; nothing else is published through a counter (rte_rcu_qsbr.h does
+ * the same with its per-thread counters). */
+static inline void
+ctr_add(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t
+ctr_read(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
 #define OUT_BLOCK_BYTES (64u * 1024)
 /* A steering frame holds at least one record of any size (ATR/1 record:
  * 48 + 8*15 + 255 + 255 + 65535 bytes, padded) plus the frame header. */
@@ -99,13 +117,17 @@ struct worker {
 	uint64_t steer_ring_full;
 	uint64_t steer_no_buf;
 	/* shared with control (atomics, see comments at use) */
-	uint64_t rx_seen;               /* release-stored copy of rx_pkts */
-	uint64_t epoch_progress;        /* epochs < this are reported */
+	uint64_t rx_seen;               /* relaxed-stored copy of rx_pkts */
+	uint64_t epoch_progress;        /* epochs < this are in epoch_ring (release) */
 	uint64_t progress;              /* event time below which nothing more is steered from here (release) */
 	uint64_t arr_pub;               /* arr_ns, for the other workers' arrival clocks (relaxed) */
 	int stop;
 	int rx_stopped;                 /* no more steering frames will come from this worker */
 	int done;
+	/* control lcore only: blocks of a line whose continuation has not
+	 * arrived yet (see drain_blocks in dp_ctl.c) */
+	struct out_block **held;
+	uint32_t n_held;
 	/* cold */
 	unsigned id;
 	unsigned lcore;
@@ -148,10 +170,23 @@ struct alt_dp_app {
 	char *epoch_line;
 	size_t epoch_line_cap;
 	struct pending_epoch pending[MAX_PENDING_EPOCHS];
-	uint64_t epochs_overflow;
+	bool epoch_written;             /* last_epoch_written is valid */
+	uint64_t last_epoch_written;
+	uint64_t epochs_forced;         /* epochs written early: the pending table was full */
+	uint64_t epoch_late_partials;   /* partials of written epochs, merged into the next one */
 	double delay_ms[4096];          /* processing delays, for the summary */
 	unsigned n_delay;
-	char last_epoch_summary[512];
+	/* The last epoch written, for /altair/epoch: the control lcore writes
+	 * it under a sequence count (odd while it writes), the telemetry thread
+	 * reads a consistent copy (alt_dp_last_epoch_read). */
+	struct alt_dp_last_epoch {
+		uint64_t seq;
+		uint64_t epoch;
+		uint64_t records;
+		uint64_t traces_closed;
+		uint64_t late;
+		uint64_t delay_us;
+	} last_epoch;
 };
 
 extern struct alt_dp_app g_app;
@@ -160,6 +195,9 @@ int alt_dp_ctl_open(struct alt_dp_app *a);
 int alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig);
 void alt_dp_ctl_finish(struct alt_dp_app *a);
 int alt_dp_ctl_report(struct alt_dp_app *a);
+/* A consistent copy of the last epoch written; false if none was yet.
+ * Any thread. */
+bool alt_dp_last_epoch_read(const struct alt_dp_app *a, struct alt_dp_last_epoch *e);
 void alt_dp_telemetry_register(struct alt_dp_app *a);
 
 /* Summed counters across workers (for reports and telemetry). */

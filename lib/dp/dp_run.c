@@ -4,9 +4,10 @@
  * epoch merging, telemetry, idle/signal shutdown, final accounting).
  *
  * Ownership: every struct worker field is written by its worker lcore only,
- * except `stop` (written by control). Control reads worker counters with
- * relaxed loads (they are plain u64 written by a single writer; a torn read
- * is impossible on 64-bit targets and a stale one is harmless).
+ * except `stop` (written by control) and `held` (control only). Counters
+ * read by the control lcore and telemetry are added to with ctr_add (a
+ * relaxed load and store, dp_private.h); docs/design.md lists every
+ * variable shared between lcores with its ordering.
  */
 #include <errno.h>
 #include <sched.h>
@@ -89,7 +90,7 @@ block_flush(struct worker *w)
 		return;
 	/* The out ring holds every block there is, so this cannot fail. */
 	if (rte_ring_sp_enqueue(w->out_ring, w->cur_block) != 0) {
-		w->lines_dropped += w->cur_block->lines;
+		ctr_add(&w->lines_dropped, w->cur_block->lines);
 		w->cur_block->len = 0;
 		w->cur_block->lines = 0;
 		return;
@@ -110,11 +111,11 @@ emit_line(struct worker *w, const char *line, size_t len)
 	if (len > room) {
 		size_t need = (len - room + OUT_BLOCK_BYTES - 1) / OUT_BLOCK_BYTES;
 		if (rte_ring_count(w->free_blocks) < need) {
-			w->lines_dropped++;
+			ctr_add(&w->lines_dropped, 1);
 			return;
 		}
 	}
-	w->lines++;
+	ctr_add(&w->lines, 1);
 	while (len > 0) {
 		if (b == NULL || b->len == OUT_BLOCK_BYTES) {
 			if (b != NULL)
@@ -148,11 +149,11 @@ hook_trace_closed(void *ctx, const struct alt_trace_view *v)
 		return;
 	len = alt_pipe_format_trace(v, full, w->line, w->line_cap);
 	if (len >= w->line_cap && full) {
-		w->detail_truncated++;
+		ctr_add(&w->detail_truncated, 1);
 		len = alt_pipe_format_trace(v, false, w->line, w->line_cap);
 	}
 	if (len >= w->line_cap) {
-		w->lines_dropped++;
+		ctr_add(&w->lines_dropped, 1);
 		return;
 	}
 	emit_line(w, w->line, len);
@@ -168,7 +169,7 @@ hook_stats_get(void *ctx)
 	 * ends epochs faster than it merges them): wait for one, bounded. */
 	for (uint64_t deadline = 0; rte_ring_sc_dequeue(w->free_epochs, &o) != 0;) {
 		if (deadline == 0) {
-			w->epoch_waits++;
+			ctr_add(&w->epoch_waits, 1);
 			deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() / 50;   /* 20 ms */
 		} else if (rte_get_tsc_cycles() > deadline) {
 			w->cur_epoch_obj = NULL;
@@ -194,7 +195,9 @@ hook_epoch_done(void *ctx, uint64_t epoch, struct alt_stats *st, uint64_t wall_n
 	w->cur_epoch_obj = NULL;
 	/* The epoch ring holds every object there is: cannot fail. */
 	if (rte_ring_sp_enqueue(w->epoch_ring, o) != 0)
-		w->epochs_dropped++;
+		ctr_add(&w->epochs_dropped, 1);
+	/* release: the partial enqueued above is in the ring before a control
+	 * lcore that loads progress > epoch (acquire, poll_workers) drains it */
 	__atomic_store_n(&w->epoch_progress, epoch + 1, __ATOMIC_RELEASE);
 }
 
@@ -228,18 +231,18 @@ steer_send(struct worker *w, unsigned owner)
 	}
 	for (uint64_t deadline = 0; rte_ring_sp_enqueue(ring, b) != 0;) {
 		if (deadline == 0) {
-			w->steer_waits++;
+			ctr_add(&w->steer_waits, 1);
 			deadline = rte_get_tsc_cycles() + steer_wait_cycles();
 		} else if (rte_get_tsc_cycles() > deadline) {
 			rte_ring_mp_enqueue(w->steer_free, b);
-			w->steer_ring_full++;
-			w->steer_dropped += n;
+			ctr_add(&w->steer_ring_full, 1);
+			ctr_add(&w->steer_dropped, n);
 			return 0;
 		}
 		poll_steered(w);
 		sched_yield();  /* a control lcore sharing this CPU runs meanwhile */
 	}
-	w->steer_out_frames++;
+	ctr_add(&w->steer_out_frames, 1);
 	return n;
 }
 
@@ -272,7 +275,7 @@ hook_steer(void *ctx, unsigned owner, const struct alt_record *const *recs, unsi
 			 * time (draining our own inbound rings), then count a drop. */
 			for (uint64_t deadline = 0; rte_ring_sc_dequeue(w->steer_free, &obj) != 0;) {
 				if (deadline == 0) {
-					w->steer_waits++;
+					ctr_add(&w->steer_waits, 1);
 					deadline = rte_get_tsc_cycles() + steer_wait_cycles();
 				} else if (rte_get_tsc_cycles() > deadline) {
 					break;
@@ -281,7 +284,7 @@ hook_steer(void *ctx, unsigned owner, const struct alt_record *const *recs, unsi
 				sched_yield();
 			}
 			if (obj == NULL) {
-				w->steer_no_buf++;
+				ctr_add(&w->steer_no_buf, 1);
 				break;
 			}
 			b = w->steer_stage[owner] = obj;
@@ -330,7 +333,7 @@ poll_steered(struct worker *w)
 				alt_pipe_feed_steered(w->pipe, b->data, b->len);
 				rte_ring_mp_enqueue(g_app.workers[b->src].steer_free, b);
 			}
-			w->steer_in_frames += n;
+			ctr_add(&w->steer_in_frames, n);
 			total += n;
 			left -= n;
 		}
@@ -349,9 +352,9 @@ handle_payload(struct worker *w, const struct alt_net_pkt *pkt, bool dgram)
 	enum alt_wire_reason r = alt_pipe_input_from(w->pipe, (enum alt_wire_format)pkt->format, pkt->payload,
 						     pkt->payload_len, &o);
 	if (dgram)
-		w->dgram_wire[r]++;
+		ctr_add(&w->dgram_wire[r], 1);
 	else
-		w->pkt_wire[r]++;
+		ctr_add(&w->pkt_wire[r], 1);
 }
 
 static void
@@ -364,11 +367,11 @@ handle_fragment(struct worker *w, struct alt_net_pkt *pkt, uint64_t now)
 	if (ro != ALT_NET_REASM_COMPLETE)
 		return;
 	enum alt_net_outcome o = alt_net_classify_l4(&w->netcfg, dg, dlen, pkt);
-	w->dgram_net[o]++;
+	ctr_add(&w->dgram_net[o], 1);
 	if (o == ALT_NET_TRACING)
 		handle_payload(w, pkt, true);
 	else if (o == ALT_NET_FRAGMENT)
-		w->dgram_nested_frag++;
+		ctr_add(&w->dgram_nested_frag, 1);
 }
 
 static void
@@ -396,7 +399,7 @@ process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		w->rx_bytes += len;
+		ctr_add(&w->rx_bytes, len);
 		if (g_app.ts_off >= 0 && (m->ol_flags & g_app.ts_flag)) {
 			/* net_pcap: the capture timestamp, in microseconds */
 			uint64_t ts = *RTE_MBUF_DYNFIELD(m, g_app.ts_off, rte_mbuf_timestamp_t *) * 1000;
@@ -412,12 +415,12 @@ process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 			if (len > sizeof(w->linear))
 				len = sizeof(w->linear);
 			data = rte_pktmbuf_read(m, 0, (uint32_t)len, w->linear);
-			w->multiseg++;
+			ctr_add(&w->multiseg, 1);
 		}
 		handle_frame(w, data, len, now);
 		rte_pktmbuf_free(m);
 	}
-	w->rx_pkts += n;
+	ctr_add(&w->rx_pkts, n);
 }
 
 /* The arrival clock: the newest capture timestamp when the ports give
@@ -467,6 +470,8 @@ worker_main(void *arg)
 	const uint64_t rt_off = (uint64_t)rts.tv_sec * 1000000000ULL + (uint64_t)rts.tv_nsec - base_ns;
 
 	w->last_flush_tsc = base_tsc;
+	/* acquire: pairs with the control lcore's release store of stop (it
+	 * publishes nothing else; acquire keeps the drain after the load) */
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t t0 = rte_get_tsc_cycles();
 		uint32_t got = 0;
@@ -489,7 +494,7 @@ worker_main(void *arg)
 		}
 		if (got > 0) {
 			alt_pipe_advance(w->pipe);
-			w->busy_tsc += rte_get_tsc_cycles() - t0;
+			ctr_add(&w->busy_tsc, rte_get_tsc_cycles() - t0);
 		}
 		if (w->now_ns - last_expire > 10000000ULL) {
 			/* quiet input: sources still go idle and traces still close */
@@ -500,7 +505,9 @@ worker_main(void *arg)
 		}
 		if (w->cur_block != NULL && rte_get_tsc_cycles() - w->last_flush_tsc > flush_tsc)
 			block_flush(w);
-		__atomic_store_n(&w->rx_seen, w->rx_pkts, __ATOMIC_RELEASE);
+		/* relaxed: a progress count for the --once idle check, it
+		 * publishes no other data */
+		__atomic_store_n(&w->rx_seen, w->rx_pkts, __ATOMIC_RELAXED);
 		if (got == 0) {
 			/* Idle: let a control lcore that shares this CPU run. */
 			if (++w->idle_loops >= 64) {
@@ -517,8 +524,11 @@ worker_main(void *arg)
 	uint64_t t0 = rte_get_tsc_cycles();
 	alt_net_reasm_flush(w->reasm);
 	steer_flush(w);
-	/* nothing more will be steered from here */
+	/* nothing more will be steered from here (release: pairs with the
+	 * acquire in poll_steered) */
 	__atomic_store_n(&w->progress, ALT_SOURCES_NONE, __ATOMIC_RELEASE);
+	/* release: every steering frame enqueued above is visible to a worker
+	 * that reads rx_stopped == 1 with acquire (below) */
 	__atomic_store_n(&w->rx_stopped, 1, __ATOMIC_RELEASE);
 	if (g_app.nworkers > 1) {
 		for (;;) {
@@ -538,7 +548,9 @@ worker_main(void *arg)
 	}
 	alt_pipe_drain(w->pipe);
 	block_flush(w);
-	w->busy_tsc += rte_get_tsc_cycles() - t0;
+	ctr_add(&w->busy_tsc, rte_get_tsc_cycles() - t0);
+	/* release: pairs with the control lcore's acquire load of done; the
+	 * last blocks, epochs and every counter are written before it */
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return 0;
 }

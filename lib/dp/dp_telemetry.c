@@ -4,8 +4,9 @@
  *   /altair/workers  per-worker RX, records and busy time
  *   /altair/memory   pool usage (nodes, traces, reorder) and peaks
  *   /altair/ports    per-port RX counters (ethdev stats)
- *   /altair/epoch    the last epoch written, as text
- * Handlers run on the telemetry thread and only read worker counters.
+ *   /altair/epoch    the last epoch written: number, records, traces, delay
+ * Handlers run on the telemetry thread and only read: worker counters with
+ * relaxed loads (ctr_read), the last epoch through its sequence count.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -60,7 +61,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "jaeger_client_dropped_spans", t.jaeger_client_dropped);
 	rte_tel_data_add_dict_u64(d, "dag_lines", t.lines);
 	rte_tel_data_add_dict_u64(d, "dag_lines_dropped", t.lines_dropped);
-	rte_tel_data_add_dict_u64(d, "epoch_lines", g_app.epoch_lines);
+	rte_tel_data_add_dict_u64(d, "epoch_lines", ctr_read(&g_app.epoch_lines));
 	return 0;
 }
 
@@ -81,12 +82,12 @@ tel_workers(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_start_dict(c);
 		rte_tel_data_add_dict_u64(c, "lcore", w->lcore);
 		rte_tel_data_add_dict_u64(c, "rx_queues", w->nq);
-		rte_tel_data_add_dict_u64(c, "rx_packets", w->rx_pkts);
+		rte_tel_data_add_dict_u64(c, "rx_packets", ctr_read(&w->rx_pkts));
 		rte_tel_data_add_dict_u64(c, "records_decoded", alt_pipe_counters(w->pipe)->records_decoded);
 		rte_tel_data_add_dict_u64(c, "records_steered_out", alt_pipe_counters(w->pipe)->records[ALT_PIPE_REC_STEERED]);
 		rte_tel_data_add_dict_u64(c, "records_steered_in", alt_pipe_counters(w->pipe)->records_received);
-		rte_tel_data_add_dict_u64(c, "steer_ring_full", w->steer_ring_full);
-		rte_tel_data_add_dict_u64(c, "busy_us", w->busy_tsc * 1000000ULL / rte_get_tsc_hz());
+		rte_tel_data_add_dict_u64(c, "steer_ring_full", ctr_read(&w->steer_ring_full));
+		rte_tel_data_add_dict_u64(c, "busy_us", ctr_read(&w->busy_tsc) * 1000000ULL / rte_get_tsc_hz());
 		rte_tel_data_add_dict_u64(c, "watermark_ns", alt_pipe_watermark(w->pipe));
 		snprintf(k, sizeof(k), "worker%u", i);
 		rte_tel_data_add_dict_container(d, k, c, 0);
@@ -158,10 +159,21 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 static int
 tel_epoch(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	struct alt_dp_last_epoch e;
+
 	(void)cmd;
 	if (params != NULL && *params != '\0')
 		return -EINVAL;
-	rte_tel_data_string(d, g_app.last_epoch_summary[0] ? g_app.last_epoch_summary : "no epoch yet");
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "epochs_written", ctr_read(&g_app.epoch_lines));
+	if (!alt_dp_last_epoch_read(&g_app, &e))
+		return 0;
+	rte_tel_data_add_dict_u64(d, "epoch", e.epoch);
+	rte_tel_data_add_dict_u64(d, "start_ns", e.epoch * g_app.conf->epoch_ms * 1000000ULL);
+	rte_tel_data_add_dict_u64(d, "records", e.records);
+	rte_tel_data_add_dict_u64(d, "traces_closed", e.traces_closed);
+	rte_tel_data_add_dict_u64(d, "late", e.late);
+	rte_tel_data_add_dict_u64(d, "processing_delay_us", e.delay_us);
 	return 0;
 }
 
@@ -177,5 +189,7 @@ alt_dp_telemetry_register(struct alt_dp_app *a)
 				   "Per worker: pool usage and peaks (nodes, traces, reorder). No parameters.");
 	rte_telemetry_register_cmd("/altair/ports", tel_ports,
 				   "Per port: RX queues, RSS, packets, bytes, imissed, errors. No parameters.");
-	rte_telemetry_register_cmd("/altair/epoch", tel_epoch, "The last epoch written, as text. No parameters.");
+	/* help strings must stay under RTE_TEL_MAX_STRING_LEN (128) */
+	rte_telemetry_register_cmd("/altair/epoch", tel_epoch,
+				   "The last epoch written: number, records, traces closed, late, delay. No parameters.");
 }

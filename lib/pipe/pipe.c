@@ -387,11 +387,16 @@ trace_flags(const struct alt_trace *t, const struct alt_dag *d)
 /* Per-trace statistics. The nodes go to alt_stats in one call, by intern
  * id: it fetches names only for ops and pairs it has not seen (see
  * alt_stats_add_nodes). noinline: keeps it measurable on its own. */
+static void epoch_ensure(struct alt_pipe *p);
+
 static __attribute__((noinline)) void
 account_stats(struct alt_pipe *p, const struct alt_trace *t, const struct alt_dag *d, uint64_t shape)
 {
-	struct alt_stats *st = p->cur;
+	struct alt_stats *st;
 
+	if (alt_unlikely(!p->have_epoch))
+		epoch_ensure(p);
+	st = p->cur;
 	if (st == NULL)
 		return;
 	alt_stats_counters(st)->traces_closed++;
@@ -526,6 +531,8 @@ session_add(struct alt_pipe *p, struct alt_node *n, bool late)
 		if (p->cur != NULL)
 			alt_stats_add_dropped(p->cur, "trace_full", 1);
 	}
+	if (alt_unlikely(!p->have_epoch))
+		epoch_ensure(p);
 	if (p->cur != NULL) {
 		struct alt_stats_counters *c = alt_stats_counters(p->cur);
 		c->records++;
@@ -834,6 +841,20 @@ epoch_begin(struct alt_pipe *p, uint64_t epoch)
 	p->cur = stats_fresh(p, epoch);
 	if (p->cur == NULL)
 		p->cnt.epochs_lost++;
+}
+
+/* A record reaches a trace, or a trace closes, before the first advance
+ * began an epoch (a record late against a watermark that moved within the
+ * burst, a pressure close): begin it now, so that every record and every
+ * closed trace is in some epoch's statistics. */
+static void
+epoch_ensure(struct alt_pipe *p)
+{
+	uint64_t t = alt_reorder_watermark(p->reorder);
+
+	if (t == 0)
+		t = alt_reorder_max_seen(p->reorder);
+	epoch_begin(p, t / p->cfg.epoch_ns);
 }
 
 /* Close what expired up to watermark w, epoch by epoch, so that each closed

@@ -77,7 +77,10 @@ def main(argv):
             pt = query(prefix, "/altair/ports")
             check("ports", pt["port0"]["ipackets"] == packets, pt)
             e = query(prefix, "/altair/epoch")
-            check("epoch", isinstance(e, str) and e != "", e)
+            check("epoch: an object; the last epoch's numbers once one was written",
+                  isinstance(e, dict) and e.get("epochs_written", -1) >= 0 and
+                  (e["epochs_written"] == 0 or
+                   {"epoch", "start_ns", "records", "traces_closed", "late", "processing_delay_us"} <= e.keys()), e)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
