@@ -53,13 +53,15 @@ alt_dp_ctl_open(struct alt_dp_app *a)
 	a->epoch_line = malloc(a->epoch_line_cap);
 	if (a->epoch_line == NULL)
 		return -1;
-	/* Allocated (and their pages touched) now: one takes milliseconds,
-	 * too long to make the workers wait for their epoch objects. */
-	for (unsigned i = 0; i < MAX_PENDING_EPOCHS; i++) {
+	/* The first PREALLOC_PENDING_EPOCHS are allocated (and their pages
+	 * touched) now: one takes milliseconds, too long to make the workers
+	 * wait for their epoch objects. The rest of the table, needed only
+	 * while workers are several epochs apart, on first use. */
+	for (unsigned i = 0; i < PREALLOC_PENDING_EPOCHS; i++) {
 		a->pending[i].st = alt_pipe_stats_new(a->workers[0].pipe);
 		if (a->pending[i].st == NULL) {
 			fprintf(stderr, "altair: cannot allocate %u epoch statistics for the control lcore: "
-				"raise -m or lower [pools] stats-ops, stats-shapes\n", MAX_PENDING_EPOCHS);
+				"raise -m or lower [pools] stats-ops, stats-shapes\n", PREALLOC_PENDING_EPOCHS);
 			return -1;
 		}
 	}
@@ -158,11 +160,13 @@ pending_find(struct alt_dp_app *a, uint64_t epoch)
 		struct pending_epoch *p = &a->pending[i];
 		if (p->used && p->epoch == epoch)
 			return p;
-		if (!p->used && freeslot == NULL)
+		if (!p->used && (freeslot == NULL || (freeslot->st == NULL && p->st != NULL)))
 			freeslot = p;
 	}
 	if (freeslot == NULL)
 		return NULL;
+	if (freeslot->st == NULL && (freeslot->st = alt_pipe_stats_new(a->workers[0].pipe)) == NULL)
+		return NULL;    /* no memory: handled as a full table */
 	alt_stats_reset(freeslot->st, epoch);
 	freeslot->used = true;
 	freeslot->epoch = epoch;

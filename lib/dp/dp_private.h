@@ -136,6 +136,7 @@ struct worker {
 } __rte_cache_aligned;
 
 #define MAX_PENDING_EPOCHS 16
+#define PREALLOC_PENDING_EPOCHS MAX_PENDING_EPOCHS
 
 struct pending_epoch {
 	bool used;

@@ -32,6 +32,10 @@ struct alt_pipe {
 	/* warm: per payload / per closed trace */
 	struct alt_wire_ctx *wire;
 	struct alt_wire_out out;
+	/* Steered frames decode here, not into out: a worker waiting for
+	 * room to steer out (in the middle of feeding out's records) feeds
+	 * what others steered to it meanwhile. */
+	struct alt_wire_out sout;
 	struct alt_dag_ws *dag;
 	struct alt_shape_ws *shape;
 	char *shape_text;
@@ -302,6 +306,10 @@ alt_pipe_create(const struct alt_pipe_cfg *cfg, const struct alt_pipe_alloc *all
 		p->steer_cnt = p->steer_own + c.max_records;
 		memset(p->steer_cnt, 0, sizeof(uint32_t) * c.shard_count);
 		p->steering = true;
+		if ((m = pipe_take(p, sizeof(struct alt_record) * ALT_ATR_MAX_COUNT, "steered")) == NULL)
+			goto fail;
+		p->sout.recs = m;
+		p->sout.cap = ALT_ATR_MAX_COUNT;
 	}
 
 	sz = sizeof(struct alt_wire_ctx) + sizeof(struct alt_record) * (size_t)c.max_records +
@@ -715,14 +723,17 @@ alt_pipe_steer_count(const uint8_t *buf, size_t len)
 enum alt_wire_reason
 alt_pipe_feed_steered(struct alt_pipe *p, const uint8_t *frame, size_t len)
 {
-	enum alt_wire_reason r = alt_wire_decode_atr(NULL, frame, len, &p->out);
+	enum alt_wire_reason r;
 
+	if (p->sout.recs == NULL)       /* not sharded: nothing is steered here */
+		return ALT_WIRE_BAD_TYPE;
+	r = alt_wire_decode_atr(NULL, frame, len, &p->sout);
 	if (alt_unlikely(r != ALT_WIRE_OK)) {
 		p->cnt.rejected[r < ALT_WIRE_REASON_COUNT ? r : ALT_WIRE_BAD_FIELD]++;
 		return r;
 	}
-	p->cnt.records_received += p->out.n;
-	feed(p, p->out.recs, p->out.n, false);
+	p->cnt.records_received += p->sout.n;
+	feed(p, p->sout.recs, p->sout.n, false);
 	return r;
 }
 
@@ -853,12 +864,15 @@ epoch_ensure(struct alt_pipe *p)
 	uint64_t t = alt_reorder_watermark(p->reorder);
 
 	if (t == 0)
-		t = alt_reorder_max_seen(p->reorder);
+		t = p->min_ev != UINT64_MAX ? p->min_ev : alt_reorder_max_seen(p->reorder);
 	epoch_begin(p, t / p->cfg.epoch_ns);
 }
 
 /* Close what expired up to watermark w, epoch by epoch, so that each closed
- * trace is counted in the epoch its watermark was in. */
+ * trace is counted in the epoch its watermark was in, however far the
+ * watermark jumped (a warm-up or a slow source let go). An epoch in which
+ * nothing happened is not handed out: its statistics object goes on as the
+ * next epoch's. */
 static void
 advance_to(struct alt_pipe *p, uint64_t w)
 {
@@ -870,8 +884,15 @@ advance_to(struct alt_pipe *p, uint64_t w)
 		uint64_t end = (p->cur_epoch + 1) * p->cfg.epoch_ns;
 		alt_session_advance(p->session, end - 1);
 		process_closed(p);
+		if (p->cur != NULL && alt_stats_counters(p->cur)->records == 0 &&
+		    alt_stats_counters(p->cur)->traces_closed == 0 && alt_stats_counters(p->cur)->late == 0) {
+			/* nothing in it: skip to the next epoch that may have */
+			p->cur_epoch++;
+			alt_stats_reset(p->cur, p->cur_epoch);
+			continue;
+		}
 		epoch_emit(p);
-		epoch_begin(p, e);
+		epoch_begin(p, p->cur_epoch + 1);
 	}
 	alt_session_advance(p->session, w);
 	process_closed(p);

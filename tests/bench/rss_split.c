@@ -3,7 +3,7 @@
  * receive-side scaling distributes them over N queues, so that N net_pcap
  * ports stand in for N RX queues (benchmarks, tests).
  *
- *   rss_split --mode l4-src|ip-udp [--queues N] [--reta R] IN.pcap OUT_PREFIX
+ *   rss_split --mode l4-src|ip-udp|src-host [--queues N] [--reta R] IN.pcap OUT_PREFIX
  *
  * writes OUT_PREFIX.0.pcap .. OUT_PREFIX.<N-1>.pcap. Hashing follows what a
  * NIC configured by Altair does (Toeplitz, alt_rss_key, RETA entry i ->
@@ -12,7 +12,9 @@
  *           only; everything else -> queue 0 (RSS off for other types);
  *   ip-udp: unfragmented UDP -> hash of (src IP, dst IP, src port, dst
  *           port); fragments and other IP -> hash of (src IP, dst IP);
- *           non-IP -> queue 0.
+ *           non-IP -> queue 0;
+ *   src-host: IP -> hash of the source address only (one mirror port per
+ *           group of sending hosts); non-IP -> queue 0.
  * Frames are classified by the outermost headers (no decapsulation).
  */
 #include <errno.h>
@@ -28,7 +30,7 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: rss_split --mode l4-src|ip-udp [--queues N] [--reta R] IN.pcap OUT_PREFIX\n");
+	fprintf(stderr, "usage: rss_split --mode l4-src|ip-udp|src-host [--queues N] [--reta R] IN.pcap OUT_PREFIX\n");
 	return 2;
 }
 
@@ -104,7 +106,7 @@ main(int argc, char **argv)
 			return usage();
 	}
 	if (mode == NULL || in == NULL || prefix == NULL || nq < 1 || nq > MAX_Q || reta < 1 || reta > 65535 ||
-	    (strcmp(mode, "l4-src") != 0 && strcmp(mode, "ip-udp") != 0))
+	    (strcmp(mode, "l4-src") != 0 && strcmp(mode, "ip-udp") != 0 && strcmp(mode, "src-host") != 0))
 		return usage();
 	if (pcapr_open(&r, in) != 0) {
 		fprintf(stderr, "rss_split: %s: %s\n", in, r.err);
@@ -137,6 +139,9 @@ main(int argc, char **argv)
 		if (v != 0 && strcmp(mode, "l4-src") == 0) {
 			if (ports != NULL)
 				q = alt_rss_l4src_queue((uint16_t)(ports[0] << 8 | ports[1]), (uint16_t)reta, (uint16_t)nq);
+		} else if (v != 0 && strcmp(mode, "src-host") == 0) {
+			/* one mirror port per group of sending hosts */
+			q = (alt_toeplitz(alt_rss_key, src, alen) % reta) % nq;
 		} else if (v != 0) {
 			size_t n = 0;
 			memcpy(tuple, src, alen);
