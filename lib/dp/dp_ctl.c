@@ -206,6 +206,10 @@ last_epoch_publish(struct alt_dp_app *a, const struct pending_epoch *p, double d
 	__atomic_store_n(&e->traces_closed, sc->traces_closed, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->late, sc->late, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->delay_us, (uint64_t)(delay_ms * 1000.0), __ATOMIC_RELAXED);
+	__atomic_store_n(&e->close_p50_us, alt_hist_quantile(alt_stats_close_delay(p->st), 0.5) / 1000,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&e->close_p99_us, alt_hist_quantile(alt_stats_close_delay(p->st), 0.99) / 1000,
+			 __ATOMIC_RELAXED);
 	/* release: pairs with the reader's acquire load of seq */
 	__atomic_store_n(&e->seq, seq + 2, __ATOMIC_RELEASE);
 }
@@ -225,6 +229,8 @@ alt_dp_last_epoch_read(const struct alt_dp_app *a, struct alt_dp_last_epoch *out
 		out->traces_closed = __atomic_load_n(&e->traces_closed, __ATOMIC_RELAXED);
 		out->late = __atomic_load_n(&e->late, __ATOMIC_RELAXED);
 		out->delay_us = __atomic_load_n(&e->delay_us, __ATOMIC_RELAXED);
+		out->close_p50_us = __atomic_load_n(&e->close_p50_us, __ATOMIC_RELAXED);
+		out->close_p99_us = __atomic_load_n(&e->close_p99_us, __ATOMIC_RELAXED);
 		/* acquire fence: the loads above are done before seq is read
 		 * again; pairs with the writer's release fence after its odd
 		 * store, so a load that saw a newer field sees an odd or newer
@@ -246,6 +252,7 @@ write_epoch(struct alt_dp_app *a, struct pending_epoch *p)
 
 	if (a->n_delay < sizeof(a->delay_ms) / sizeof(a->delay_ms[0]))
 		a->delay_ms[a->n_delay++] = delay;
+	alt_hist_merge(&a->close_delay, alt_stats_close_delay(p->st));
 	len = alt_pipe_format_epoch(p->st, p->epoch, c->epoch_ms * 1000000ULL, delay, c->topk,
 				    a->epoch_line, a->epoch_line_cap);
 	if (a->epochs != NULL) {
@@ -671,6 +678,35 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 		"\"reorder_peak\":%u}",
 		a->nworkers, t->mem.total_bytes, t->mem.nodes_peak, t->mem.traces_peak, t->mem.reorder_peak);
 	fprintf(f, ",\"epoch_delay_ms\":{\"p50\":%.3f,\"p99\":%.3f}", d50, d99);
+	{
+		/* the time model: sources of every worker, close delays of every epoch */
+		struct alt_sources_stats ss, sum;
+		uint64_t releases = 0;
+		memset(&sum, 0, sizeof(sum));
+		for (unsigned i = 0; i < a->nworkers; i++) {
+			alt_sources_get_stats(alt_pipe_sources(a->workers[i].pipe), &ss);
+			sum.known += ss.known;
+			sum.active += ss.active;
+			sum.known_peak += ss.known_peak;
+			sum.sources_new += ss.sources_new;
+			sum.went_idle += ss.went_idle;
+			sum.returned += ss.returned;
+			sum.returned_behind += ss.returned_behind;
+			sum.evicted += ss.evicted;
+			sum.released += ss.released;
+			sum.warmup_released += ss.warmup_released;
+			releases += alt_pipe_counters(a->workers[i].pipe)->source_releases;
+		}
+		fprintf(f, ",\"time_model\":{\"sources_known\":%u,\"sources_peak\":%u,\"sources_new\":%" PRIu64
+			",\"went_idle\":%" PRIu64 ",\"returned\":%" PRIu64 ",\"returned_behind\":%" PRIu64
+			",\"evicted\":%" PRIu64 ",\"released_for_memory\":%" PRIu64 ",\"warmups_released\":%" PRIu64
+			",\"close_delay_ms\":{\"count\":%" PRIu64 ",\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}}",
+			sum.known, sum.known_peak, sum.sources_new, sum.went_idle, sum.returned, sum.returned_behind,
+			sum.evicted, sum.released, sum.warmup_released, a->close_delay.count,
+			(double)alt_hist_quantile(&a->close_delay, 0.5) / 1e6,
+			(double)alt_hist_quantile(&a->close_delay, 0.99) / 1e6, (double)a->close_delay.max / 1e6);
+		(void)releases;
+	}
 	fprintf(f, ",\"wall_s\":%.6f,\"busy_s\":%.6f}\n", wall_s, busy_s);
 }
 

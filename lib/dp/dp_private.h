@@ -32,6 +32,12 @@ ctr_read(const uint64_t *c)
 	return __atomic_load_n(c, __ATOMIC_RELAXED);
 }
 
+/* Capture timestamps of a net_pcap replay queue (dp_replay.c). */
+struct dp_replay;
+struct dp_replay *alt_dp_replay_for(uint16_t port, uint16_t queue);
+uint64_t alt_dp_replay_next(struct dp_replay *r, uint32_t caplen);
+void alt_dp_replay_close(struct dp_replay *r);
+
 #define OUT_BLOCK_BYTES (64u * 1024)
 /* A steering frame holds at least one record of any size (ATR/1 record:
  * 48 + 8*15 + 255 + 255 + 65535 bytes, padded) plus the frame header. */
@@ -80,6 +86,7 @@ struct worker {
 	struct {
 		uint16_t port;
 		uint16_t queue;
+		struct dp_replay *replay;       /* pcap replay: its capture timestamps, else NULL */
 	} q[ALT_DP_MAX_PORTS * 4];
 	/* counters, single writer */
 	uint64_t rx_pkts;
@@ -120,7 +127,11 @@ struct worker {
 	uint64_t rx_seen;               /* relaxed-stored copy of rx_pkts */
 	uint64_t epoch_progress;        /* epochs < this are in epoch_ring (release) */
 	uint64_t progress;              /* event time below which nothing more is steered from here (release) */
-	uint64_t arr_pub;               /* arr_ns, for the other workers' arrival clocks (relaxed) */
+	/* the time model as of the last 10 ms tick, for telemetry (relaxed) */
+	struct {
+		uint64_t known, active, went_idle, returned, returned_behind, evicted, released;
+		uint64_t watermark, progress, arrival;
+	} tm;
 	int stop;
 	int rx_stopped;                 /* no more steering frames will come from this worker */
 	int done;
@@ -153,9 +164,6 @@ struct alt_dp_app {
 	uint8_t port_rss[ALT_DP_MAX_PORTS];     /* enum alt_dp_rss in effect, 0 = none */
 	uint16_t port_reta[ALT_DP_MAX_PORTS];   /* RETA size (l4-src) */
 	uint16_t *owner_table;                  /* trace owner by fold16 (l4-src), or NULL */
-	uint8_t port_ts[ALT_DP_MAX_PORTS];      /* port delivers capture timestamps (us) */
-	int ts_off;                             /* mbuf timestamp dynfield offset, -1 none */
-	uint64_t ts_flag;                       /* its ol_flags bit */
 	struct rte_eth_stats port_stats[ALT_DP_MAX_PORTS];
 	unsigned nworkers;
 	struct worker *workers;
@@ -187,7 +195,10 @@ struct alt_dp_app {
 		uint64_t traces_closed;
 		uint64_t late;
 		uint64_t delay_us;
+		uint64_t close_p50_us;
+		uint64_t close_p99_us;
 	} last_epoch;
+	struct alt_hist close_delay;    /* every epoch's close delays (control lcore) */
 };
 
 extern struct alt_dp_app g_app;

@@ -26,7 +26,6 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
-#include <rte_mbuf_dyn.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 #include <rte_telemetry.h>
@@ -388,7 +387,7 @@ handle_frame(struct worker *w, const uint8_t *data, size_t len, uint64_t now)
 }
 
 static void
-process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
+process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n, struct dp_replay *replay)
 {
 	uint64_t now = w->now_ns;
 
@@ -400,9 +399,9 @@ process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		ctr_add(&w->rx_bytes, len);
-		if (g_app.ts_off >= 0 && (m->ol_flags & g_app.ts_flag)) {
-			/* net_pcap: the capture timestamp, in microseconds */
-			uint64_t ts = *RTE_MBUF_DYNFIELD(m, g_app.ts_off, rte_mbuf_timestamp_t *) * 1000;
+		if (replay != NULL) {
+			/* a pcap replay: this frame's capture timestamp */
+			uint64_t ts = alt_dp_replay_next(replay, (uint32_t)len);
 			if (ts > w->arr_ts_max)
 				w->arr_ts_max = ts;
 			w->arr_ts_wall = w->now_ns;
@@ -423,10 +422,12 @@ process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 	ctr_add(&w->rx_pkts, n);
 }
 
-/* The arrival clock: the newest capture timestamp when the ports give
- * them (so a replay judges idleness as the live run would), else the
- * real-time clock; quiet past --idle-advance-ms (wall), it follows the
- * wall clock from there. Shared: never behind another worker's. */
+/* The arrival clock: under replay the newest capture timestamp of this
+ * worker's own queues (so a replay judges idleness as the live run would;
+ * queues replay at their own speeds, so another worker's clock says
+ * nothing about what this one has still to read), quiet past
+ * --idle-advance-ms (wall) following the wall clock from there; live, the
+ * real-time clock. */
 static void
 arrival_clock(struct worker *w, uint64_t rt_ns)
 {
@@ -441,15 +442,28 @@ arrival_clock(struct worker *w, uint64_t rt_ns)
 		if (f > a)
 			a = f;
 	}
-	for (unsigned i = 0; i < g_app.nworkers; i++) {
-		/* relaxed: any recent value of another clock will do */
-		uint64_t o = __atomic_load_n(&g_app.workers[i].arr_pub, __ATOMIC_RELAXED);
-		if (o > a)
-			a = o;
-	}
 	w->arr_ns = a;
-	__atomic_store_n(&w->arr_pub, a, __ATOMIC_RELAXED);
 	alt_pipe_clock(w->pipe, a);
+}
+
+/* The time model for telemetry: whole 64-bit values, relaxed stores
+ * (readers want a recent value of each, not a consistent set). */
+static void
+tm_publish(struct worker *w)
+{
+	struct alt_sources_stats ss;
+
+	alt_sources_get_stats(alt_pipe_sources(w->pipe), &ss);
+	__atomic_store_n(&w->tm.known, ss.known, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->tm.active, ss.active, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->tm.went_idle, ss.went_idle, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->tm.returned, ss.returned, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->tm.returned_behind, ss.returned_behind, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->tm.evicted, ss.evicted, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->tm.released, ss.released + ss.warmup_released, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->tm.watermark, alt_pipe_watermark(w->pipe), __ATOMIC_RELAXED);
+	__atomic_store_n(&w->tm.progress, __atomic_load_n(&w->progress, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+	__atomic_store_n(&w->tm.arrival, w->arr_ns, __ATOMIC_RELAXED);
 }
 
 static int
@@ -481,7 +495,7 @@ worker_main(void *arg)
 		for (unsigned q = 0; q < w->nq; q++) {
 			uint16_t n = rte_eth_rx_burst(w->q[q].port, w->q[q].queue, pkts, burst);
 			if (n > 0) {
-				process_burst(w, pkts, n);
+				process_burst(w, pkts, n, w->q[q].replay);
 				got += n;
 			}
 		}
@@ -497,6 +511,7 @@ worker_main(void *arg)
 			ctr_add(&w->busy_tsc, rte_get_tsc_cycles() - t0);
 		}
 		if (w->now_ns - last_expire > 10000000ULL) {
+			tm_publish(w);
 			/* quiet input: sources still go idle and traces still close */
 			alt_net_reasm_expire(w->reasm, w->now_ns);
 			if (got == 0)
@@ -615,19 +630,6 @@ port_setup(uint16_t port, uint16_t nq, struct rte_mempool *mp)
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
 		g_app.port_rss[port] = ALT_DP_RSS_IP_UDP;
-	}
-	/* net_pcap hands out each frame's capture timestamp: the arrival
-	 * clock then runs on capture time, so a replay ages sources as the
-	 * live traffic did. */
-	if (strcmp(info.driver_name, "net_pcap") == 0 &&
-	    (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP)) {
-		if (g_app.ts_off < 0 &&
-		    rte_mbuf_dyn_rx_timestamp_register(&g_app.ts_off, &g_app.ts_flag) != 0)
-			g_app.ts_off = -1;
-		if (g_app.ts_off >= 0) {
-			conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
-			g_app.port_ts[port] = 1;
-		}
 	}
 	/* Without RSS, several queues are filled however the driver chooses
 	 * (memif: the peer; af_packet: kernel fanout); steering by trace ID
@@ -784,7 +786,6 @@ alt_dp_run(struct alt_dp_conf *c)
 
 	a->conf = c;
 	a->want_dags = c->dags[0] != '\0';
-	a->ts_off = -1;
 	if (nports == 0) {
 		fprintf(stderr, "altair: no DPDK ports (add --vdev net_pcap0,rx_pcap=FILE, or bind a NIC)\n");
 		return 1;
@@ -857,6 +858,7 @@ alt_dp_run(struct alt_dp_conf *c)
 			return 1;
 		nw++;
 	}
+	bool replay = false;
 	/* The k-th (port, queue) pair, ports in order, goes to worker
 	 * k % workers: queue q of a port with as many queues as workers goes
 	 * to worker q; single-queue ports are spread over the workers. */
@@ -873,11 +875,17 @@ alt_dp_run(struct alt_dp_conf *c)
 			}
 			w->q[w->nq].port = port;
 			w->q[w->nq].queue = q;
+			/* a pcap replay: the arrival clock runs on capture time */
+			w->q[w->nq].replay = alt_dp_replay_for(port, q);
+			if (w->q[w->nq].replay != NULL)
+				replay = true;
 			w->nq++;
-			if (a->port_ts[port])
-				w->has_ts = true;
 		}
 	}
+	/* With any replay, every worker runs on capture time (one without a
+	 * queue has no senders of its own and needs no clock). */
+	for (unsigned i = 0; i < want; i++)
+		a->workers[i].has_ts = replay;
 	if (alt_dp_ctl_open(a) != 0)
 		return 1;
 	alt_dp_telemetry_register(a);

@@ -174,6 +174,44 @@ tel_epoch(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "traces_closed", e.traces_closed);
 	rte_tel_data_add_dict_u64(d, "late", e.late);
 	rte_tel_data_add_dict_u64(d, "processing_delay_us", e.delay_us);
+	rte_tel_data_add_dict_u64(d, "close_delay_p50_us", e.close_p50_us);
+	rte_tel_data_add_dict_u64(d, "close_delay_p99_us", e.close_p99_us);
+	return 0;
+}
+
+/* Per worker: its senders (known, holding the watermark, idle events,
+ * evictions), its watermark, the progress it promises the others and its
+ * arrival clock, as of its last 10 ms tick. */
+static int
+tel_sources(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	if (params != NULL && *params != '\0')
+		return -EINVAL;
+	rte_tel_data_start_dict(d);
+	for (unsigned i = 0; i < g_app.nworkers; i++) {
+		const struct worker *w = &g_app.workers[i];
+		struct rte_tel_data *c = rte_tel_data_alloc();
+		char k[32];
+
+		if (c == NULL)
+			return -ENOMEM;
+		rte_tel_data_start_dict(c);
+		/* relaxed: each a whole 64-bit value the worker stored */
+		rte_tel_data_add_dict_u64(c, "known", __atomic_load_n(&w->tm.known, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(c, "active", __atomic_load_n(&w->tm.active, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(c, "went_idle", __atomic_load_n(&w->tm.went_idle, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(c, "returned", __atomic_load_n(&w->tm.returned, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(c, "returned_behind",
+					  __atomic_load_n(&w->tm.returned_behind, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(c, "evicted", __atomic_load_n(&w->tm.evicted, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(c, "released", __atomic_load_n(&w->tm.released, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(c, "watermark_ns", __atomic_load_n(&w->tm.watermark, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(c, "progress_ns", __atomic_load_n(&w->tm.progress, __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(c, "arrival_ns", __atomic_load_n(&w->tm.arrival, __ATOMIC_RELAXED));
+		snprintf(k, sizeof(k), "worker%u", i);
+		rte_tel_data_add_dict_container(d, k, c, 0);
+	}
 	return 0;
 }
 
@@ -190,6 +228,8 @@ alt_dp_telemetry_register(struct alt_dp_app *a)
 	rte_telemetry_register_cmd("/altair/ports", tel_ports,
 				   "Per port: RX queues, RSS, packets, bytes, imissed, errors. No parameters.");
 	/* help strings must stay under RTE_TEL_MAX_STRING_LEN (128) */
+	rte_telemetry_register_cmd("/altair/sources", tel_sources,
+				   "Per worker: senders known and active, idle events, watermark, progress. No parameters.");
 	rte_telemetry_register_cmd("/altair/epoch", tel_epoch,
 				   "The last epoch written: number, records, traces closed, late, delay. No parameters.");
 }

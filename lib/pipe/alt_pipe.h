@@ -54,6 +54,7 @@ struct alt_pipe_cfg {
 	uint64_t idle_min_ns;           /* default 250 ms */
 	uint64_t idle_max_ns;           /* default 60 s */
 	uint64_t warmup_ns;             /* default 10 s */
+	uint32_t lag_obs;               /* payloads before a source's lag bounds it, default 4 (0 = never) */
 	uint64_t reorder_span_ns;       /* event time the reorder ring spans; 0 (default) = 16384 buckets */
 	/* Sharding: with shard_count > 1 (at most ALT_PIPE_MAX_SHARDS),
 	 * records whose trace another worker owns are handed to hooks.steer

@@ -85,7 +85,7 @@ void
 alt_pipe_cfg_default(struct alt_pipe_cfg *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->reorder_ns = 100ULL * 1000 * 1000;
+	c->reorder_ns = 50ULL * 1000 * 1000;
 	c->bucket_ns = 1000ULL * 1000;
 	c->gap_ns = 2000ULL * 1000 * 1000;
 	c->grace_ns = 50ULL * 1000 * 1000;
@@ -112,6 +112,7 @@ alt_pipe_cfg_default(struct alt_pipe_cfg *c)
 	c->idle_min_ns = 250ULL * 1000 * 1000;
 	c->idle_max_ns = 60ULL * 1000 * 1000 * 1000;
 	c->warmup_ns = 10ULL * 1000 * 1000 * 1000;
+	c->lag_obs = 4;
 	c->reorder_span_ns = 0;        /* 16384 buckets */
 }
 
@@ -249,6 +250,7 @@ alt_pipe_create(const struct alt_pipe_cfg *cfg, const struct alt_pipe_alloc *all
 	struct alt_sources_params srp = {
 		.max_sources = c.max_sources, .disorder_ns = c.reorder_ns, .idle_min_ns = c.idle_min_ns,
 		.idle_max_ns = c.idle_max_ns, .idle_mult = c.idle_mult, .warmup_ns = c.warmup_ns,
+		.lag_obs = c.lag_obs,
 	};
 	sz = alt_sources_memsize(&srp);
 	if (sz == 0 || (m = pipe_take(p, sz, "sources")) == NULL ||
@@ -749,18 +751,19 @@ alt_pipe_input_from(struct alt_pipe *p, enum alt_wire_format fmt, const uint8_t 
 		    const struct alt_pipe_origin *o)
 {
 	enum alt_wire_reason r = alt_pipe_decode(p, fmt, buf, len, NULL);
-	uint64_t maxev = 0, key;
+	uint64_t maxev = 0, minev = UINT64_MAX, key;
 
 	if (r != ALT_WIRE_OK)
 		return r;
 	for (uint32_t i = 0; i < p->out.n; i++) {
 		uint64_t ev = p->out.recs[i].start_ns + p->out.recs[i].duration_ns;
 		maxev = ev > maxev ? ev : maxev;
+		minev = ev < minev ? ev : minev;
 	}
 	/* The sender the payload names, else its UDP flow (per format). */
 	key = p->out.source_key != 0 ? p->out.source_key
 				      : alt_mix64(o->flow ^ ((uint64_t)fmt << 59)) & ~(0xFFULL << 56);
-	alt_sources_heard(p->src, key, maxev, o->arrival_ns);
+	alt_sources_heard_span(p->src, key, minev, maxev, o->arrival_ns);
 	set_now(p, alt_sources_now(p->src));
 	alt_pipe_feed(p, p->out.recs, p->out.n);
 	return r;
@@ -886,8 +889,11 @@ advance_to(struct alt_pipe *p, uint64_t w)
 		process_closed(p);
 		if (p->cur != NULL && alt_stats_counters(p->cur)->records == 0 &&
 		    alt_stats_counters(p->cur)->traces_closed == 0 && alt_stats_counters(p->cur)->late == 0) {
-			/* nothing in it: skip to the next epoch that may have */
-			p->cur_epoch++;
+			/* nothing in it: on to the next epoch that may have, at
+			 * once to the last when no trace is open */
+			struct alt_session_stats ss;
+			alt_session_get_stats(p->session, &ss);
+			p->cur_epoch = ss.open == 0 ? e : p->cur_epoch + 1;
 			alt_stats_reset(p->cur, p->cur_epoch);
 			continue;
 		}

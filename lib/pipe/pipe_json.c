@@ -318,7 +318,16 @@ alt_pipe_format_epoch(const struct alt_stats *st, uint64_t epoch, uint64_t epoch
 			j_lit(&j, "}");
 		}
 	}
-	j_lit(&j, "],\"processing_delay_ms\":");
+	{
+		/* the arrival of each closed trace's last record to its closing */
+		const struct alt_hist *h = alt_stats_close_delay(st);
+		char cd[512];
+		snprintf(cd, sizeof(cd), "],\"close_delay_ms\":{\"count\":%llu,\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}",
+			 (unsigned long long)h->count, (double)alt_hist_quantile(h, 0.5) / 1e6,
+			 (double)alt_hist_quantile(h, 0.99) / 1e6, (double)h->max / 1e6);
+		j_lit(&j, cd);
+	}
+	j_lit(&j, ",\"processing_delay_ms\":");
 	snprintf(tmp, sizeof(tmp), "%.3f", processing_delay_ms);
 	j_lit(&j, tmp);
 	j_lit(&j, "}");

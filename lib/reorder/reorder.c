@@ -254,19 +254,15 @@ catch_up(struct alt_reorder *r)
 	r->cursor = r->rel_idx;
 }
 
-/* External mode, a bucket index outside [cursor, cursor + nb): with
- * nothing buffered the ring moves to the node (half a ring behind it, for
- * stragglers); a node before the cursor waits in the cursor's bucket, one
- * beyond the ring in its last bucket. Either way it is released no earlier
- * than the watermark allows for the bucket it is kept in, and never late. */
+/* External mode, a node further ahead of the released buckets than the
+ * ring spans (the watermark is held far back: a warm-up, a slow source):
+ * it waits in the ring's last bucket, so it is released early, in arrival
+ * order with the others there, and never after its time (a node released
+ * after the watermark passed it could miss its trace). The cursor never
+ * runs ahead of the watermark's bucket, so no node lies before it. */
 static uint64_t
 external_bucket(struct alt_reorder *r, uint64_t x)
 {
-	if (r->st.buffered == 0 && r->ready_head == NULL && x > r->cursor + r->nb / 2 &&
-	    x - r->nb / 2 > r->rel_idx)
-		r->cursor = x - r->nb / 2;
-	if (x < r->cursor)
-		return r->cursor;
 	if (x - r->cursor >= r->nb)
 		return r->cursor + r->nb - 1;
 	return x;

@@ -19,9 +19,18 @@
  *    progress below the watermark is "behind": its records are late and it
  *    holds nothing back until it catches up.
  *  - An active source goes idle when it sends nothing for its idle timeout:
- *    idle_mult x its longest pause between datagrams (decaying slowly towards
- *    recent pauses), at least idle_min, at most idle_max; idle_max while only
- *    one datagram was seen.
+ *    idle_mult x its longest pause between datagrams (a pause after which
+ *    it came back from idle with fresh records was quiet, not batching, and
+ *    does not count), at least idle_min, at most idle_max; idle_max until it
+ *    was heard over idle_min of arrival time.
+ *  - A source also promises something while it is quiet: each payload's
+ *    lag (its arrival less its oldest record's event time) is at most its
+ *    flush interval plus transit plus its clock skew; once lag_obs payloads
+ *    showed the largest lag L, a record it sends later is no older than
+ *    the arrival clock less L. So its progress is also at least
+ *    now - L * 5/4 - disorder: a sender that flushes every 100 ms but has
+ *    nothing to send holds the watermark ~100 ms behind the clock, not
+ *    until its idle timeout. A payload later than ever makes L grow.
  *  - Warm-up: for warmup_ns of arrival time after the first datagram the
  *    watermark stays at 0 (senders not yet heard may still deliver records of
  *    that time); it ends early by alt_sources_release (memory pressure).
@@ -54,6 +63,7 @@ struct alt_sources_params {
 	uint64_t idle_max_ns;   /* idle timeout cap, default 60 s */
 	uint32_t idle_mult;     /* idle timeout = idle_mult x longest pause, default 4 */
 	uint64_t warmup_ns;     /* hold after the first datagram, default 10 s; 0 = none */
+	uint32_t lag_obs;       /* payloads seen before the lag bound applies, default 4; 0 = never */
 };
 
 struct alt_sources_stats {
@@ -78,6 +88,7 @@ struct alt_source_info {
 	uint64_t progress_ns;           /* max_event_ns - disorder */
 	uint64_t last_arrival_ns;
 	uint64_t idle_timeout_ns;
+	uint64_t max_lag_ns;            /* largest arrival - oldest event time of a payload */
 	uint64_t datagrams;
 	bool active;
 };
@@ -95,6 +106,10 @@ struct alt_sources *alt_sources_init(void *mem, const struct alt_sources_params 
  * arrival clock to arrival_ns if later. */
 void alt_sources_heard(struct alt_sources *s, uint64_t key, uint64_t max_event_ns,
 		       uint64_t arrival_ns);
+/* The same, with the payload's oldest event time (its lag bounds what the
+ * source may still send; see the rules above). */
+void alt_sources_heard_span(struct alt_sources *s, uint64_t key, uint64_t min_event_ns,
+			    uint64_t max_event_ns, uint64_t arrival_ns);
 /* Advance the arrival clock (no datagram); sources past their idle
  * timeout stop holding the watermark. */
 void alt_sources_clock(struct alt_sources *s, uint64_t now_ns);

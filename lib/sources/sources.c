@@ -17,7 +17,6 @@
 #include <string.h>
 
 #define NIL UINT32_MAX
-#define PAUSE_DECAY_SHIFT 4     /* a shorter pause pulls the longest one 1/16 of the way down */
 
 struct src {
 	uint64_t key;
@@ -27,6 +26,7 @@ struct src {
 	uint64_t max_pause;
 	uint64_t timeout;
 	uint64_t datagrams;
+	uint64_t max_lag;       /* largest arrival - oldest event of a payload */
 	uint32_t heap_pos;      /* NIL: not active (idle or behind) */
 	uint32_t prev, next;    /* arrival-order list */
 	uint32_t pad;
@@ -48,10 +48,14 @@ struct alt_sources {
 	uint64_t quiet_since;   /* arrival time the last active source stopped holding */
 	uint64_t quiet_base;    /* high at that time */
 	uint64_t next_scan;
+	uint64_t cache_at;      /* arrival time of the cached minimum */
+	uint64_t cache_min;
+	bool cache_ok;
 	struct alt_sources_stats st;
 	struct src *e;
 	uint32_t *slot;         /* entry index + 1, 0 = empty */
 	uint32_t *heap;
+	uint32_t *stack;        /* heap walk */
 };
 
 void
@@ -64,6 +68,7 @@ alt_sources_params_default(struct alt_sources_params *p)
 	p->idle_max_ns = 60ULL * 1000 * 1000 * 1000;
 	p->idle_mult = 4;
 	p->warmup_ns = 10ULL * 1000 * 1000 * 1000;
+	p->lag_obs = 4;
 }
 
 static bool
@@ -96,7 +101,7 @@ alt_sources_memsize(const struct alt_sources_params *p)
 		return 0;
 	return al8(sizeof(struct alt_sources)) + al8(sizeof(struct src) * (size_t)p->max_sources) +
 	       al8(sizeof(uint32_t) * (size_t)slots_for(p->max_sources)) +
-	       al8(sizeof(uint32_t) * (size_t)p->max_sources);
+	       2 * al8(sizeof(uint32_t) * (size_t)p->max_sources);
 }
 
 struct alt_sources *
@@ -121,6 +126,8 @@ alt_sources_init(void *mem, const struct alt_sources_params *p)
 	memset(s->slot, 0, sizeof(uint32_t) * (size_t)ns);
 	m += al8(sizeof(uint32_t) * (size_t)ns);
 	s->heap = (uint32_t *)m;
+	m += al8(sizeof(uint32_t) * (size_t)s->cap);
+	s->stack = (uint32_t *)m;
 	return s;
 }
 
@@ -139,6 +146,22 @@ static inline uint64_t
 progress(const struct alt_sources *s, const struct src *e)
 {
 	return e->max_ev > s->p.disorder_ns ? e->max_ev - s->p.disorder_ns : 0;
+}
+
+/* What a source promises at arrival time now: its progress, or, once its
+ * lag is known, the clock less 5/4 of its largest lag (less the disorder)
+ * if that is later. */
+static inline uint64_t
+promise(const struct alt_sources *s, const struct src *e)
+{
+	uint64_t p = progress(s, e);
+
+	if (s->p.lag_obs != 0 && e->datagrams >= s->p.lag_obs) {
+		uint64_t back = e->max_lag + e->max_lag / 4 + s->p.disorder_ns;
+		if (s->now > back && s->now - back > p)
+			p = s->now - back;
+	}
+	return p;
 }
 
 /* ---- heap of active sources, keyed by progress ---- */
@@ -190,6 +213,7 @@ sift_down(struct alt_sources *s, uint32_t pos)
 static void
 heap_add(struct alt_sources *s, uint32_t idx)
 {
+	s->cache_ok = false;
 	s->heap[s->n_heap] = idx;
 	s->e[idx].heap_pos = s->n_heap;
 	s->n_heap++;
@@ -206,6 +230,7 @@ heap_del(struct alt_sources *s, uint32_t idx, uint64_t when)
 
 	if (pos == NIL)
 		return;
+	s->cache_ok = false;
 	s->e[idx].heap_pos = NIL;
 	last = s->heap[--s->n_heap];
 	if (pos < s->n_heap) {
@@ -365,10 +390,18 @@ entry_new(struct alt_sources *s, uint64_t key, uint64_t arrival_ns)
 void
 alt_sources_heard(struct alt_sources *s, uint64_t key, uint64_t max_event_ns, uint64_t arrival_ns)
 {
+	alt_sources_heard_span(s, key, max_event_ns, max_event_ns, arrival_ns);
+}
+
+void
+alt_sources_heard_span(struct alt_sources *s, uint64_t key, uint64_t min_event_ns, uint64_t max_event_ns,
+		       uint64_t arrival_ns)
+{
 	uint32_t idx, sl;
 	struct src *e;
 
 	s->st.heard++;
+	s->cache_ok = false;
 	if (!s->started) {
 		s->started = true;
 		s->warm = s->p.warmup_ns > 0;
@@ -393,12 +426,8 @@ alt_sources_heard(struct alt_sources *s, uint64_t key, uint64_t max_event_ns, ui
 		nprog = nprog > s->p.disorder_ns ? nprog - s->p.disorder_ns : 0;
 		/* A pause counts towards the cadence unless the source was idle
 		 * and comes back with fresh records (it was quiet, not batching). */
-		if (!idle || nprog < s->wm) {
-			if (pause > e->max_pause)
-				e->max_pause = pause;
-			else
-				e->max_pause -= (e->max_pause - pause) >> PAUSE_DECAY_SHIFT;
-		}
+		if ((!idle || nprog < s->wm) && pause > e->max_pause)
+			e->max_pause = pause;
 		e->last_arr = arrival_ns;
 		list_unlink(s, idx);
 		list_append(s, idx);
@@ -410,6 +439,9 @@ alt_sources_heard(struct alt_sources *s, uint64_t key, uint64_t max_event_ns, ui
 	}
 	e = &s->e[idx];
 	e->datagrams++;
+	if (max_event_ns != 0 && min_event_ns <= max_event_ns && arrival_ns > min_event_ns &&
+	    arrival_ns - min_event_ns > e->max_lag)
+		e->max_lag = arrival_ns - min_event_ns;
 	if (max_event_ns > e->max_ev)
 		e->max_ev = max_event_ns;
 	e->timeout = timeout_of(s, e);
@@ -431,6 +463,40 @@ alt_sources_clock(struct alt_sources *s, uint64_t now_ns)
 	s->now = now_ns;
 }
 
+/* The smallest promise over the active sources. A promise is never below
+ * the progress the heap is ordered by, so the walk prunes every subtree
+ * whose root's progress is not below the best promise found. Cached for
+ * the same arrival time and unchanged sources. */
+static uint64_t
+min_promise(struct alt_sources *s)
+{
+	uint64_t best = UINT64_MAX;
+	uint32_t sp = 0;
+
+	if (s->cache_ok && s->cache_at == s->now)
+		return s->cache_min;
+	s->stack[sp++] = 0;
+	while (sp > 0) {
+		uint32_t pos = s->stack[--sp];
+		const struct src *e = &s->e[s->heap[pos]];
+		uint64_t v;
+
+		if (progress(s, e) >= best)
+			continue;
+		v = promise(s, e);
+		if (v < best)
+			best = v;
+		if (2 * pos + 1 < s->n_heap)
+			s->stack[sp++] = 2 * pos + 1;
+		if (2 * pos + 2 < s->n_heap)
+			s->stack[sp++] = 2 * pos + 2;
+	}
+	s->cache_ok = true;
+	s->cache_at = s->now;
+	s->cache_min = best;
+	return best;
+}
+
 uint64_t
 alt_sources_watermark(struct alt_sources *s)
 {
@@ -446,7 +512,7 @@ alt_sources_watermark(struct alt_sources *s)
 		s->warm = false;
 	}
 	if (s->n_heap > 0) {
-		c = progress(s, &s->e[s->heap[0]]);
+		c = min_promise(s);
 	} else {
 		/* nobody holds it: event time follows the arrival clock */
 		c = s->quiet_base + (s->now > s->quiet_since ? s->now - s->quiet_since : 0);
@@ -504,6 +570,7 @@ alt_sources_list(const struct alt_sources *s, struct alt_source_info *out, unsig
 		out[k].progress_ns = progress(s, e);
 		out[k].last_arrival_ns = e->last_arr;
 		out[k].idle_timeout_ns = e->timeout;
+		out[k].max_lag_ns = e->max_lag;
 		out[k].datagrams = e->datagrams;
 		out[k].active = e->heap_pos != NIL;
 	}

@@ -39,6 +39,7 @@ params_nowarm(struct alt_sources_params *p)
 {
 	alt_sources_params_default(p);
 	p->warmup_ns = 0;
+	p->lag_obs = 0;         /* the rules one by one; the lag bound has its own test */
 }
 
 static void
@@ -222,7 +223,7 @@ test_warmup_and_release(void)
 
 struct msrc {
 	bool used;
-	uint64_t key, max_ev, first_arr, last_arr, max_pause, timeout, datagrams, stamp;
+	uint64_t key, max_ev, first_arr, last_arr, max_pause, timeout, datagrams, stamp, max_lag;
 	bool active;
 };
 
@@ -275,8 +276,21 @@ m_timeout(const struct model *m, const struct msrc *e)
 	return t < m->p.idle_min_ns ? m->p.idle_min_ns : t;
 }
 
+static uint64_t
+m_promise(const struct model *m, const struct msrc *e)
+{
+	uint64_t p = m_prog(m, e);
+
+	if (m->p.lag_obs != 0 && e->datagrams >= m->p.lag_obs) {
+		uint64_t back = e->max_lag + e->max_lag / 4 + m->p.disorder_ns;
+		if (m->now > back && m->now - back > p)
+			p = m->now - back;
+	}
+	return p;
+}
+
 static void
-m_heard(struct model *m, uint64_t key, uint64_t ev, uint64_t arr)
+m_heard(struct model *m, uint64_t key, uint64_t minev, uint64_t ev, uint64_t arr)
 {
 	struct msrc *e = NULL;
 
@@ -315,16 +329,14 @@ m_heard(struct model *m, uint64_t key, uint64_t ev, uint64_t arr)
 		uint64_t np = ev > e->max_ev ? ev : e->max_ev;
 
 		np = np > m->p.disorder_ns ? np - m->p.disorder_ns : 0;
-		if (e->active || np < m->wm) {
-			if (pause > e->max_pause)
-				e->max_pause = pause;
-			else
-				e->max_pause -= (e->max_pause - pause) >> 4;
-		}
+		if ((e->active || np < m->wm) && pause > e->max_pause)
+			e->max_pause = pause;
 		e->last_arr = arr;
 	}
 	e->stamp = ++m->stamp;
 	e->datagrams++;
+	if (ev != 0 && minev <= ev && arr > minev && arr - minev > e->max_lag)
+		e->max_lag = arr - minev;
 	if (ev > e->max_ev)
 		e->max_ev = ev;
 	e->timeout = m_timeout(m, e);
@@ -364,8 +376,8 @@ m_watermark(struct model *m)
 		m->warm = false;
 	}
 	for (uint32_t i = 0; i < m->p.max_sources; i++)
-		if (m->v[i].used && m->v[i].active && m_prog(m, &m->v[i]) < c)
-			c = m_prog(m, &m->v[i]);
+		if (m->v[i].used && m->v[i].active && m_promise(m, &m->v[i]) < c)
+			c = m_promise(m, &m->v[i]);
 	if (c == UINT64_MAX) {
 		c = m->quiet_base + (m->now > m->quiet_since ? m->now - m->quiet_since : 0);
 		if (c < m->high)
@@ -433,6 +445,7 @@ test_against_model(void)
 		p.idle_max_ns = p.idle_min_ns + (rnd() % 10000) * MS;
 		p.idle_mult = 1 + (uint32_t)(rnd() % 6);
 		p.warmup_ns = (round % 3 == 0) ? 0 : (rnd() % 3000) * MS;
+		p.lag_obs = (uint32_t)(rnd() % 4);
 		s = mk(&p, &mem);
 		memset(&m, 0, sizeof(m));
 		m.p = p;
@@ -448,10 +461,11 @@ test_against_model(void)
 				uint32_t k = (uint32_t)(rnd() % nkeys);
 				/* mostly forward, sometimes behind, sometimes empty */
 				uint64_t e = rnd() % 10 == 0 ? 0 : ev[k] + (rnd() % 800) * MS - 100 * MS;
+				uint64_t lo = e - (e ? (rnd() % 500) * MS : 0);
 				if (e > ev[k])
 					ev[k] = e;
-				alt_sources_heard(s, 1000 + k, e, t);
-				m_heard(&m, 1000 + k, e, t);
+				alt_sources_heard_span(s, 1000 + k, lo, e, t);
+				m_heard(&m, 1000 + k, lo, e, t);
 			} else if (r < 95) {
 				alt_sources_clock(s, t);
 				if (m.started && t > m.now)
@@ -528,7 +542,7 @@ test_batching_senders_never_late(void)
 					checked++;
 					late += pending_min[i] < w;
 				}
-				alt_sources_heard(s, (uint64_t)i + 1, pending_max[i], arr);
+				alt_sources_heard_span(s, (uint64_t)i + 1, pending_min[i], pending_max[i], arr);
 				pending_min[i] = UINT64_MAX;
 				pending_max[i] = 0;
 			}
@@ -540,6 +554,36 @@ test_batching_senders_never_late(void)
 	/* and the watermark did advance: no more than the slowest flush behind */
 	CU_ASSERT(alt_sources_watermark(s) > T0 + 120 * S - 12 * S);
 	free(mem);
+}
+
+/* The lag bound: a source that showed its lag holds the watermark no
+ * further back than the clock less 5/4 of its largest lag while quiet. */
+static void
+test_lag_bound(void)
+{
+	struct alt_sources_params p;
+	void *m;
+	struct alt_sources *s;
+
+	alt_sources_params_default(&p);
+	p.warmup_ns = 0;
+	p.lag_obs = 3;
+	s = mk(&p, &m);
+	/* source 1: flushes every 100 ms, records up to 80 ms old */
+	for (uint64_t i = 0; i < 3; i++)
+		alt_sources_heard_span(s, 1, T0 + i * 100 * MS - 80 * MS, T0 + i * 100 * MS - 5 * MS, T0 + i * 100 * MS);
+	/* source 2: busy, far ahead */
+	alt_sources_heard_span(s, 2, T0 + 990 * MS, T0 + 999 * MS, T0 + S);
+	/* at T0 + 1 s source 1 has been quiet 800 ms: it promises the clock
+	 * less 100 ms (5/4 x 80 ms) less the disorder, not its progress */
+	CU_ASSERT_EQUAL(alt_sources_watermark(s), T0 + S - 100 * MS - p.disorder_ns);
+	alt_sources_clock(s, T0 + 2 * S);
+	/* now source 2's progress is the lower promise */
+	CU_ASSERT_EQUAL(alt_sources_watermark(s), T0 + 999 * MS - p.disorder_ns);
+	/* fewer payloads than lag_obs: only its progress */
+	alt_sources_heard_span(s, 3, T0 + 1500 * MS, T0 + 1500 * MS, T0 + 2 * S);
+	CU_ASSERT_EQUAL(alt_sources_watermark(s), T0 + 999 * MS - p.disorder_ns);
+	free(m);
 }
 
 /* Eviction: a full table forgets the least recently heard source. */
@@ -586,6 +630,7 @@ main(void)
 	CU_add_test(s, "quiet input follows the clock", test_quiet_follows_clock);
 	CU_add_test(s, "warm-up and release", test_warmup_and_release);
 	CU_add_test(s, "eviction", test_eviction);
+	CU_add_test(s, "lag bound", test_lag_bound);
 	CU_add_test(s, "reference model", test_against_model);
 	CU_add_test(s, "batching senders never late", test_batching_senders_never_late);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
