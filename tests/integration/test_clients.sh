@@ -3,7 +3,9 @@
 # binary, 6832) Jaeger clients instrument a small mesh inside a private
 # network namespace (lo MTU 1500, so big batches are IP-fragmented); the
 # capture is fed to altair and its --dags output is compared with the spans
-# the client programs recorded creating.
+# the client programs recorded creating. Both clients keep their default
+# flush settings (Ruby: every 10 s, Node: every 1 s), so one trace's spans
+# reach the wire in several batches, seconds apart: no span may be late.
 # usage: test_clients.sh ALTAIR      (needs root: network namespaces)
 set -euo pipefail
 altair="$(realpath "${1:?usage: test_clients.sh ALTAIR}")"
@@ -42,6 +44,10 @@ assert sum(rec["by_outcome"].values()) == rec["decoded"], rec
 bad = {k: v for k, v in pk["by_outcome"].items() if k.startswith(("malformed", "rejected", "fragment_dropped"))}
 assert not bad, bad
 assert s["datagrams"]["reassembled"] > 0, "no fragmented batch was reassembled"
+# The clients batch as they do by default (Ruby every 10 s, Node every 1 s):
+# no span may fall behind the watermark, no trace may come out in pieces.
+assert rec["late"] == 0, f"{rec['late']} spans late"
+assert s["traces"]["late_fragments"] == 0, f"{s['traces']['late_fragments']} late fragments"
 print(f"altair: {pk['received']} packets, {s['datagrams']['reassembled']} datagrams reassembled, "
       f"{rec['decoded']} spans, {s['traces']['closed']} traces")
 PY

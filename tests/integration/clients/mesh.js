@@ -23,7 +23,8 @@ const ThriftUtils = require('jaeger-client/dist/src/thrift').default;
 const TRUTH_PATH = process.argv[2] || 'node-truth.jsonl';
 const AGENT_HOST = process.argv[3] || '127.0.0.1';
 const AGENT_PORT = Number(process.argv[4] || 6832);
-const FLUSH_MS = 150;
+// The client's default flush interval (flushIntervalMs is left unset).
+const FLUSH_MS = 1000;
 
 const logger = {
   info() {},
@@ -78,7 +79,7 @@ function makeService(name, i, traceId128bit) {
     {
       serviceName: name,
       sampler: { type: 'const', param: 1 },
-      reporter: { agentHost: AGENT_HOST, agentPort: AGENT_PORT, flushIntervalMs: FLUSH_MS },
+      reporter: { agentHost: AGENT_HOST, agentPort: AGENT_PORT },
     },
     {
       logger,
