@@ -81,6 +81,7 @@ struct worker {
 	uint64_t arr_ns;                /* arrival clock: newest capture timestamp, else the real-time clock */
 	uint64_t arr_ts_max;            /* newest capture timestamp seen */
 	uint64_t arr_ts_wall;           /* now_ns when it was seen */
+	uint64_t arr_advanced;          /* arrival clock at the last mid-burst advance (replay) */
 	bool has_ts;                    /* polls a port with capture timestamps */
 	uint16_t nq;
 	struct {

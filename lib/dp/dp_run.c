@@ -386,6 +386,9 @@ handle_frame(struct worker *w, const uint8_t *data, size_t len, uint64_t now)
 		handle_fragment(w, &pkt, now);
 }
 
+/* Under replay the pipeline moves on at least every millisecond of capture time. */
+#define REPLAY_ADVANCE_NS 1000000ULL
+
 static void
 process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n, struct dp_replay *replay)
 {
@@ -407,6 +410,14 @@ process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n, struct dp_re
 			w->arr_ts_wall = w->now_ns;
 			if (ts > w->arr_ns)
 				w->arr_ns = ts;
+			/* A slow capture replayed fast puts seconds of traffic in
+			 * one burst: move the pipeline on whenever capture time
+			 * moved on by a millisecond, as it would have live. */
+			if (alt_unlikely(w->arr_ns - w->arr_advanced > REPLAY_ADVANCE_NS)) {
+				alt_pipe_clock(w->pipe, w->arr_ns);
+				alt_pipe_advance(w->pipe);
+				w->arr_advanced = w->arr_ns;
+			}
 		}
 		if (alt_likely(m->nb_segs == 1)) {
 			data = rte_pktmbuf_mtod(m, const uint8_t *);

@@ -4,8 +4,9 @@
  * A source is anything that delivers records in roughly its own event-time
  * order: one sender as the wire names it (an ATR/1 emitter, a Jaeger
  * process, an X-Trace host, else a UDP flow). Its progress is the highest
- * event time it has delivered less the disorder allowed within one source;
- * the watermark is the minimum progress over the active sources, so no
+ * event time it has delivered less the disorder allowed within one source
+ * (disorder_ns, or 5/4 of the largest the source showed, when more: a
+ * payload older than what it had sent before teaches it); the watermark is the minimum progress over the active sources, so no
  * record of an active source that keeps within its disorder is ever behind
  * it, however long the source batches.
  *
@@ -25,12 +26,13 @@
  *    was heard over idle_min of arrival time.
  *  - A source also promises something while it is quiet: each payload's
  *    lag (its arrival less its oldest record's event time) is at most its
- *    flush interval plus transit plus its clock skew; once lag_obs payloads
- *    showed the largest lag L, a record it sends later is no older than
- *    the arrival clock less L. So its progress is also at least
- *    now - L * 5/4 - disorder: a sender that flushes every 100 ms but has
- *    nothing to send holds the watermark ~100 ms behind the clock, not
- *    until its idle timeout. A payload later than ever makes L grow.
+ *    flush interval plus transit plus its clock skew; once lag_obs flushes
+ *    (payloads more than 1 ms apart) showed the largest lag L, a record it
+ *    sends later is no older than the arrival clock less L times a margin
+ *    that shrinks as flushes are seen (10000^(1/n), at least 5/4). So its progress is also at
+ *    least now - L * margin - disorder: a sender that flushes every 100 ms
+ *    but has nothing to send holds the watermark ~150 ms behind the clock,
+ *    not until its idle timeout. A payload later than ever makes L grow.
  *  - Warm-up: for warmup_ns of arrival time after the first datagram the
  *    watermark stays at 0 (senders not yet heard may still deliver records of
  *    that time); it ends early by alt_sources_release (memory pressure).
@@ -63,7 +65,7 @@ struct alt_sources_params {
 	uint64_t idle_max_ns;   /* idle timeout cap, default 60 s */
 	uint32_t idle_mult;     /* idle timeout = idle_mult x longest pause, default 4 */
 	uint64_t warmup_ns;     /* hold after the first datagram, default 10 s; 0 = none */
-	uint32_t lag_obs;       /* payloads seen before the lag bound applies, default 4; 0 = never */
+	uint32_t lag_obs;       /* flushes seen before the lag bound applies, default 4; 0 = never */
 };
 
 struct alt_sources_stats {
@@ -85,10 +87,11 @@ struct alt_sources_stats {
 struct alt_source_info {
 	uint64_t key;
 	uint64_t max_event_ns;          /* highest event time delivered */
-	uint64_t progress_ns;           /* max_event_ns - disorder */
+	uint64_t progress_ns;           /* max_event_ns - its disorder */
 	uint64_t last_arrival_ns;
 	uint64_t idle_timeout_ns;
 	uint64_t max_lag_ns;            /* largest arrival - oldest event time of a payload */
+	uint64_t max_disorder_ns;       /* largest event-time disorder between its payloads */
 	uint64_t datagrams;
 	bool active;
 };

@@ -14,9 +14,12 @@
  */
 #include "alt_sources.h"
 
+#include <math.h>
 #include <string.h>
 
 #define NIL UINT32_MAX
+#define LAG_TABLE 128           /* lag margins precomputed for this many batches */
+#define BATCH_GAP 1000000ULL    /* payloads closer than 1 ms are one flush (one lag sample) */
 
 struct src {
 	uint64_t key;
@@ -27,6 +30,8 @@ struct src {
 	uint64_t timeout;
 	uint64_t datagrams;
 	uint64_t max_lag;       /* largest arrival - oldest event of a payload */
+	uint64_t batches;       /* payloads more than BATCH_GAP after the one before */
+	uint64_t max_dis;       /* largest disorder seen: newest event before a payload - its oldest */
 	uint32_t heap_pos;      /* NIL: not active (idle or behind) */
 	uint32_t prev, next;    /* arrival-order list */
 	uint32_t pad;
@@ -56,6 +61,7 @@ struct alt_sources {
 	uint32_t *slot;         /* entry index + 1, 0 = empty */
 	uint32_t *heap;
 	uint32_t *stack;        /* heap walk */
+	uint16_t lag_mul[LAG_TABLE];    /* margin on the largest lag after n payloads, x1024 */
 };
 
 void
@@ -128,6 +134,21 @@ alt_sources_init(void *mem, const struct alt_sources_params *p)
 	s->heap = (uint32_t *)m;
 	m += al8(sizeof(uint32_t) * (size_t)s->cap);
 	s->stack = (uint32_t *)m;
+	/* The largest of n lags underestimates the longest a record can wait
+	 * in the sender (its flush interval plus transit). Were the lags of n
+	 * flushes spread evenly below that bound F, the largest would be below
+	 * F(1 - e) with probability (1 - e)^n; taking that as 1/10000, F is
+	 * at most the largest lag times 10000^(1/n): 10x after 4 flushes,
+	 * 3.2x after 8, 1.33x after 32. Never less than 1.25x. (Lags are not
+	 * even: a batch that leaves full is young; the bound is generous.) */
+	for (uint32_t n = 0; n < LAG_TABLE; n++) {
+		double f = n == 0 ? 64.0 : pow(10000.0, 1.0 / (double)n);
+		if (f < 1.25)
+			f = 1.25;
+		if (f > 63.0)
+			f = 63.0;
+		s->lag_mul[n] = (uint16_t)(f * 1024.0 + 0.5);
+	}
 	return s;
 }
 
@@ -142,10 +163,22 @@ mix64(uint64_t x)
 	return x;
 }
 
+/* The disorder allowed this source: the configured one, or 5/4 of the
+ * largest it showed when that is more. */
+static inline uint64_t
+disorder_of(const struct alt_sources *s, const struct src *e)
+{
+	uint64_t d = e->max_dis + e->max_dis / 4;
+
+	return d > s->p.disorder_ns ? d : s->p.disorder_ns;
+}
+
 static inline uint64_t
 progress(const struct alt_sources *s, const struct src *e)
 {
-	return e->max_ev > s->p.disorder_ns ? e->max_ev - s->p.disorder_ns : 0;
+	uint64_t d = disorder_of(s, e);
+
+	return e->max_ev > d ? e->max_ev - d : 0;
 }
 
 /* What a source promises at arrival time now: its progress, or, once its
@@ -156,8 +189,9 @@ promise(const struct alt_sources *s, const struct src *e)
 {
 	uint64_t p = progress(s, e);
 
-	if (s->p.lag_obs != 0 && e->datagrams >= s->p.lag_obs) {
-		uint64_t back = e->max_lag + e->max_lag / 4 + s->p.disorder_ns;
+	if (s->p.lag_obs != 0 && e->batches >= s->p.lag_obs) {
+		uint64_t mul = s->lag_mul[e->batches < LAG_TABLE ? e->batches : LAG_TABLE - 1];
+		uint64_t back = (e->max_lag >> 10) * mul + ((e->max_lag & 1023) * mul >> 10) + disorder_of(s, e);
 		if (s->now > back && s->now - back > p)
 			p = s->now - back;
 	}
@@ -327,13 +361,19 @@ index_del(struct alt_sources *s, uint64_t key)
 static uint64_t
 timeout_of(const struct alt_sources *s, const struct src *e)
 {
-	uint64_t t;
+	uint64_t t, c;
 
 	/* Until it was watched for idle_min, its cadence is unknown. */
 	if (e->datagrams < 2 || e->last_arr - e->first_arr < s->p.idle_min_ns)
 		return s->p.idle_max_ns;
-	t = e->max_pause > s->p.idle_max_ns / s->p.idle_mult ? s->p.idle_max_ns
-							      : e->max_pause * s->p.idle_mult;
+	/* Its cadence: the longest pause seen, or the longest lag when
+	 * longer (a record that waited that long in the sender's buffer
+	 * tells of a flush interval that long, however few pauses were seen;
+	 * with lag_obs 0 the lag is not used). */
+	c = e->max_pause;
+	if (s->p.lag_obs != 0 && e->max_lag > c)
+		c = e->max_lag;
+	t = c > s->p.idle_max_ns / s->p.idle_mult ? s->p.idle_max_ns : c * s->p.idle_mult;
 	if (t < s->p.idle_min_ns)
 		t = s->p.idle_min_ns;
 	return t;
@@ -381,6 +421,7 @@ entry_new(struct alt_sources *s, uint64_t key, uint64_t arrival_ns)
 	s->e[idx].heap_pos = NIL;
 	s->e[idx].first_arr = arrival_ns;
 	s->e[idx].last_arr = arrival_ns;
+	s->e[idx].batches = 1;
 	s->e[idx].prev = s->e[idx].next = NIL;
 	list_append(s, idx);
 	s->st.sources_new++;
@@ -422,12 +463,15 @@ alt_sources_heard_span(struct alt_sources *s, uint64_t key, uint64_t min_event_n
 		uint64_t pause = arrival_ns - e->last_arr;
 		bool idle = e->heap_pos == NIL;
 		uint64_t nprog = max_event_ns > e->max_ev ? max_event_ns : e->max_ev;
+		uint64_t dis = disorder_of(s, e);
 
-		nprog = nprog > s->p.disorder_ns ? nprog - s->p.disorder_ns : 0;
+		nprog = nprog > dis ? nprog - dis : 0;
 		/* A pause counts towards the cadence unless the source was idle
 		 * and comes back with fresh records (it was quiet, not batching). */
 		if ((!idle || nprog < s->wm) && pause > e->max_pause)
 			e->max_pause = pause;
+		if (pause > BATCH_GAP)
+			e->batches++;
 		e->last_arr = arrival_ns;
 		list_unlink(s, idx);
 		list_append(s, idx);
@@ -442,14 +486,21 @@ alt_sources_heard_span(struct alt_sources *s, uint64_t key, uint64_t min_event_n
 	if (max_event_ns != 0 && min_event_ns <= max_event_ns && arrival_ns > min_event_ns &&
 	    arrival_ns - min_event_ns > e->max_lag)
 		e->max_lag = arrival_ns - min_event_ns;
+	/* (timeout_of below reads the lag just learnt) */
+	if (max_event_ns != 0 && min_event_ns <= max_event_ns && min_event_ns < e->max_ev &&
+	    e->max_ev - min_event_ns > e->max_dis)
+		e->max_dis = e->max_ev - min_event_ns;  /* older than what it sent before */
 	if (max_event_ns > e->max_ev)
 		e->max_ev = max_event_ns;
 	e->timeout = timeout_of(s, e);
 	if (progress(s, e) > s->high)
 		s->high = progress(s, e);
-	if (e->heap_pos != NIL)
+	if (e->heap_pos != NIL) {
+		/* progress grew, or fell with a larger disorder */
 		sift_down(s, e->heap_pos);
-	else if (s->warm || progress(s, e) >= s->wm)
+		sift_up(s, e->heap_pos);
+		s->cache_ok = false;
+	} else if (s->warm || progress(s, e) >= s->wm)
 		heap_add(s, idx);
 	if (s->used > s->st.known_peak)
 		s->st.known_peak = s->used;
@@ -568,6 +619,7 @@ alt_sources_list(const struct alt_sources *s, struct alt_source_info *out, unsig
 		out[k].key = e->key;
 		out[k].max_event_ns = e->max_ev;
 		out[k].progress_ns = progress(s, e);
+		out[k].max_disorder_ns = e->max_dis;
 		out[k].last_arrival_ns = e->last_arr;
 		out[k].idle_timeout_ns = e->timeout;
 		out[k].max_lag_ns = e->max_lag;

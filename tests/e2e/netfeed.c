@@ -67,6 +67,7 @@ netfeed_frame(struct netfeed *nf, const uint8_t *frame, size_t len, uint64_t ts_
 	pl->data = pkt.payload;
 	pl->len = pkt.payload_len;
 	pl->format = pkt.format;
+	pl->flow = alt_net_flow_key(&pkt);
 	nf->payloads++;
 	return 1;
 }

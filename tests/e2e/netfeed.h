@@ -25,6 +25,7 @@ struct netfeed_payload {
 	const uint8_t *data;
 	uint32_t len;
 	uint8_t format;                         /* enum alt_net_format == enum alt_wire_format */
+	uint64_t flow;                          /* alt_net_flow_key: the sender when the payload names none */
 };
 
 /* Default ports and reassembly parameters. 0, or -1 (no memory). */

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include <CUnit/Basic.h>
 
 #include "alt_sources.h"
@@ -223,7 +225,7 @@ test_warmup_and_release(void)
 
 struct msrc {
 	bool used;
-	uint64_t key, max_ev, first_arr, last_arr, max_pause, timeout, datagrams, stamp, max_lag;
+	uint64_t key, max_ev, first_arr, last_arr, max_pause, timeout, datagrams, stamp, max_lag, batches, max_dis;
 	bool active;
 };
 
@@ -238,9 +240,17 @@ struct model {
 };
 
 static uint64_t
+m_dis(const struct model *m, const struct msrc *e)
+{
+	uint64_t d = e->max_dis + e->max_dis / 4;
+
+	return d > m->p.disorder_ns ? d : m->p.disorder_ns;
+}
+
+static uint64_t
 m_prog(const struct model *m, const struct msrc *e)
 {
-	return e->max_ev > m->p.disorder_ns ? e->max_ev - m->p.disorder_ns : 0;
+	return e->max_ev > m_dis(m, e) ? e->max_ev - m_dis(m, e) : 0;
 }
 
 static uint32_t
@@ -270,10 +280,26 @@ m_timeout(const struct model *m, const struct msrc *e)
 {
 	uint64_t t;
 
+	uint64_t c = e->max_pause;
+
 	if (e->datagrams < 2 || e->last_arr - e->first_arr < m->p.idle_min_ns)
 		return m->p.idle_max_ns;
-	t = e->max_pause > m->p.idle_max_ns / m->p.idle_mult ? m->p.idle_max_ns : e->max_pause * m->p.idle_mult;
+	if (m->p.lag_obs != 0 && e->max_lag > c)
+		c = e->max_lag;
+	t = c > m->p.idle_max_ns / m->p.idle_mult ? m->p.idle_max_ns : c * m->p.idle_mult;
 	return t < m->p.idle_min_ns ? m->p.idle_min_ns : t;
+}
+
+static uint64_t
+m_lag_back(const struct model *m, const struct msrc *e)
+{
+	uint64_t n = e->batches < 128 ? e->batches : 127;
+	double f = pow(10000.0, 1.0 / (double)n);
+	uint64_t mul;
+
+	f = f < 1.25 ? 1.25 : f > 63.0 ? 63.0 : f;
+	mul = (uint64_t)(f * 1024.0 + 0.5);
+	return (e->max_lag >> 10) * mul + ((e->max_lag & 1023) * mul >> 10) + m_dis(m, e);
 }
 
 static uint64_t
@@ -281,8 +307,8 @@ m_promise(const struct model *m, const struct msrc *e)
 {
 	uint64_t p = m_prog(m, e);
 
-	if (m->p.lag_obs != 0 && e->datagrams >= m->p.lag_obs) {
-		uint64_t back = e->max_lag + e->max_lag / 4 + m->p.disorder_ns;
+	if (m->p.lag_obs != 0 && e->batches >= m->p.lag_obs) {
+		uint64_t back = m_lag_back(m, e);
 		if (m->now > back && m->now - back > p)
 			p = m->now - back;
 	}
@@ -324,19 +350,24 @@ m_heard(struct model *m, uint64_t key, uint64_t minev, uint64_t ev, uint64_t arr
 		e->used = true;
 		e->key = key;
 		e->first_arr = e->last_arr = arr;
+		e->batches = 1;
 	} else {
 		uint64_t pause = arr - e->last_arr;
 		uint64_t np = ev > e->max_ev ? ev : e->max_ev;
 
-		np = np > m->p.disorder_ns ? np - m->p.disorder_ns : 0;
+		np = np > m_dis(m, e) ? np - m_dis(m, e) : 0;
 		if ((e->active || np < m->wm) && pause > e->max_pause)
 			e->max_pause = pause;
+		if (pause > 1000000ULL)
+			e->batches++;
 		e->last_arr = arr;
 	}
 	e->stamp = ++m->stamp;
 	e->datagrams++;
 	if (ev != 0 && minev <= ev && arr > minev && arr - minev > e->max_lag)
 		e->max_lag = arr - minev;
+	if (ev != 0 && minev <= ev && minev < e->max_ev && e->max_ev - minev > e->max_dis)
+		e->max_dis = e->max_ev - minev;
 	if (ev > e->max_ev)
 		e->max_ev = ev;
 	e->timeout = m_timeout(m, e);
@@ -569,16 +600,20 @@ test_lag_bound(void)
 	p.warmup_ns = 0;
 	p.lag_obs = 3;
 	s = mk(&p, &m);
-	/* source 1: flushes every 100 ms, records up to 80 ms old */
-	for (uint64_t i = 0; i < 3; i++)
-		alt_sources_heard_span(s, 1, T0 + i * 100 * MS - 80 * MS, T0 + i * 100 * MS - 5 * MS, T0 + i * 100 * MS);
+	/* source 1: flushes every 10 ms, records up to 80 ms old (128
+	 * payloads: the margin is down to 5/4) */
+	for (uint64_t i = 0; i < 128; i++) {
+		uint64_t at = T0 + 265 * MS + i * 5 * MS;   /* the last at T0 + 900 ms */
+		alt_sources_heard_span(s, 1, at - 80 * MS, at - 5 * MS, at);
+	}
 	/* source 2: busy, far ahead */
 	alt_sources_heard_span(s, 2, T0 + 990 * MS, T0 + 999 * MS, T0 + S);
-	/* at T0 + 1 s source 1 has been quiet 800 ms: it promises the clock
-	 * less 100 ms (5/4 x 80 ms) less the disorder, not its progress */
+	/* at T0 + 1 s source 1 has been quiet 100 ms (its idle timeout is
+	 * 4 x 80 ms): it promises the clock less 100 ms (5/4 x 80 ms) less
+	 * the disorder, later than its progress */
 	CU_ASSERT_EQUAL(alt_sources_watermark(s), T0 + S - 100 * MS - p.disorder_ns);
-	alt_sources_clock(s, T0 + 2 * S);
-	/* now source 2's progress is the lower promise */
+	alt_sources_clock(s, T0 + 1200 * MS);
+	/* source 1 promises T0 + 1.05 s now; source 2's progress is lower */
 	CU_ASSERT_EQUAL(alt_sources_watermark(s), T0 + 999 * MS - p.disorder_ns);
 	/* fewer payloads than lag_obs: only its progress */
 	alt_sources_heard_span(s, 3, T0 + 1500 * MS, T0 + 1500 * MS, T0 + 2 * S);
