@@ -187,12 +187,36 @@ class Bench:
             "dropped_no_memory": s["records"]["by_outcome"].get("dropped_no_memory", 0),
             "steered": s["records"].get("steered", 0),
             "per_worker": s.get("per_worker", []),
+            # what was built, to check before a rate is reported
+            "traces_closed": s["traces"]["closed"],
+            "traces_digest": s.get("traces_digest"),
+            "late": s["records"].get("late", 0),
+            "late_fragments": s["traces"].get("late_fragments", 0),
         }
         if not self.a.keep:
             for f in (summ, epochs, timef):
                 if os.path.exists(f):
                     os.unlink(f)
         return r
+
+    def verify(self, runs, reference=None):
+        """A run's output must be right before its rate counts: no late
+        record, no late fragment, and (given a 1-worker reference digest)
+        exactly the traces, with the same records, that one worker closes.
+        Runs that fail are marked ok=False with the reason."""
+        for r in runs:
+            if not r.get("ok"):
+                continue
+            why = []
+            if r["late"] or r["late_fragments"]:
+                why.append(f"{r['late']} late records, {r['late_fragments']} late fragments")
+            if reference is not None and r["traces_digest"] != reference:
+                why.append(f"closed traces differ from one worker's (digest {r['traces_digest']} != {reference})")
+            if why:
+                r["ok"] = False
+                r["stderr"] = "; ".join(why)
+                log(f"run rejected: {r['stderr']}")
+        return runs
 
     def summarize(self, bench, name, workers, runs, **kw):
         ok = [r for r in runs if r.get("ok")]
@@ -226,6 +250,9 @@ class Bench:
             "closed_by": ok[0]["by_closed_by"],
             "pressure_closes": max(r["pressure"] for r in ok),
             "steered_records": ok[0]["steered"],
+            "traces_closed": ok[0]["traces_closed"],
+            "traces_digest": ok[0]["traces_digest"],
+            "verified": "no late record or fragment" + (", same traces as 1 worker" if workers > 1 else ""),
             "cmd": ok[0]["cmd"],
         })
         return out
@@ -333,6 +360,7 @@ class Bench:
                 log(f"altair {n} workers=1 rep {rep + 1}/{self.a.reps}")
                 runs.setdefault((n, 1), []).append(self.run_altair(n, 1))
         for n in names:
+            self.verify(runs[(n, 1)])
             s = self.summarize("altair", n, 1, runs[(n, 1)], input="one net_pcap port (one RX queue)")
             res[(n, 1)] = s
             emit(s)
@@ -357,6 +385,11 @@ class Bench:
                 for w in (1, 2):
                     log(f"altair {cap} ({mode} queues) workers={w} rep {rep + 1}/{self.a.reps}")
                     pair[w].append(self.run_altair(cap, w, extra=extra, pcaps=pcaps, label=f"{cap}-{mode}"))
+            self.verify(pair[1])
+            ref = next((r["traces_digest"] for r in pair[1] if r.get("ok")), None)
+            if ref is None:
+                log(f"no verified 1-worker run of {cap}: the 2-worker runs cannot be checked")
+            self.verify(pair[2], reference=ref if ref is not None else "none")
             for w in (1, 2):
                 s = self.summarize("altair", cap, w, pair[w], input=f"two net_pcap ports as {mode} RSS queues",
                                    steered=[r.get("steered") for r in pair[w] if r.get("ok")])

@@ -679,6 +679,13 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 		a->nworkers, t->mem.total_bytes, t->mem.nodes_peak, t->mem.traces_peak, t->mem.reorder_peak);
 	fprintf(f, ",\"epoch_delay_ms\":{\"p50\":%.3f,\"p99\":%.3f}", d50, d99);
 	{
+		/* the closed traces, as one number (alt_pipe_counters.traces_digest) */
+		uint64_t dig = 0;
+		for (unsigned i = 0; i < a->nworkers; i++)
+			dig += alt_pipe_counters(a->workers[i].pipe)->traces_digest;
+		fprintf(f, ",\"traces_digest\":\"%016" PRIx64 "\"", dig);
+	}
+	{
 		/* the time model: sources of every worker, close delays of every epoch */
 		struct alt_sources_stats ss, sum;
 		uint64_t releases = 0;

@@ -125,6 +125,10 @@ struct alt_pipe_counters {
 	uint64_t epochs;                                /* epochs handed to the hook */
 	uint64_t epochs_lost;                           /* no statistics object available */
 	uint64_t source_releases;                       /* sources (or the warm-up) no longer waited for: pools short */
+	/* Sum (mod 2^64) over closed traces of a hash of (trace ID, records,
+	 * flags): runs that closed the same traces with the same records have
+	 * the same sum, whatever the order and however many workers. */
+	uint64_t traces_digest;
 	uint64_t dag_too_big;                           /* traces larger than the DAG workspace */
 	uint64_t reopened;                              /* CLOSES_TRACE closes found incomplete, reopened */
 };

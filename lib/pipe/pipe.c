@@ -478,6 +478,8 @@ process_closed(struct alt_pipe *p)
 			} else {
 				p->cnt.records[ALT_PIPE_REC_IN_TRACE] += records;
 			}
+			p->cnt.traces_digest += alt_mix64(alt_trace_id_hash(&t->trace_id) ^
+							  ((uint64_t)records << 32) ^ v.flags);
 			account_stats(p, t, d, v.shape);
 			if (p->hooks.trace_closed != NULL)
 				p->hooks.trace_closed(p->hooks.ctx, &v);

@@ -45,6 +45,8 @@ static bool no_thp;    /* --no-thp: plain 4 KiB pages */
 
 struct payload {
 	uint64_t off;
+	uint64_t ts_ns;         /* capture timestamp: the arrival clock */
+	uint64_t flow;          /* the UDP flow (the sender when the payload names none) */
 	uint32_t len;
 	uint8_t fmt;
 };
@@ -62,6 +64,8 @@ struct result {
 	uint64_t pressure;
 	uint64_t rejected;
 	uint64_t steered;
+	uint64_t late;                  /* records behind the watermark: a rate on wrong output is no rate */
+	uint64_t late_fragments;
 	struct alt_pipe_mem_stats mem;
 };
 
@@ -144,6 +148,8 @@ collect(struct alt_pipe *p, double secs, struct result *r)
 	r->pressure = c->pressure_closes;
 	r->rejected = rej;
 	r->steered = c->records[ALT_PIPE_REC_STEERED];
+	r->late = c->late;
+	r->late_fragments = c->late_fragments;
 	alt_pipe_mem_stats(p, &r->mem);
 }
 
@@ -215,7 +221,9 @@ run_payloads(const struct alt_pipe_cfg *cfg, const uint8_t *blob, const struct p
 		return -1;
 	t0 = now_ns();
 	for (size_t i = 0; i < n; i++) {
-		alt_pipe_input(p, (enum alt_wire_format)pl[i].fmt, blob + pl[i].off, pl[i].len);
+		struct alt_pipe_origin o = { pl[i].flow, pl[i].ts_ns };
+
+		alt_pipe_input_from(p, (enum alt_wire_format)pl[i].fmt, blob + pl[i].off, pl[i].len, &o);
 		if ((i + 1) % ADVANCE_EVERY == 0)
 			alt_pipe_advance(p);
 	}
@@ -247,7 +255,9 @@ run_frames(const struct alt_pipe_cfg *cfg, const struct frame *fr, size_t n, str
 	t0 = now_ns();
 	for (size_t i = 0; i < n; i++) {
 		if (netfeed_frame(&nf, fr[i].data, fr[i].len, fr[i].ts_ns, &pl)) {
-			alt_pipe_input(p, (enum alt_wire_format)pl.format, pl.data, pl.len);
+			struct alt_pipe_origin o = { pl.flow, fr[i].ts_ns };
+
+			alt_pipe_input_from(p, (enum alt_wire_format)pl.format, pl.data, pl.len, &o);
 			if (++k % ADVANCE_EVERY == 0)
 				alt_pipe_advance(p);
 		}
@@ -306,12 +316,20 @@ shard_steer(void *ctx, unsigned owner, const struct alt_record *const *recs, uns
 	return done;
 }
 
+/* Steering frames to their owners, then each pipe's progress to the
+ * others (after its frames, as a worker publishes it). */
 static void
 shards_flush(struct shard *sh)
 {
 	for (unsigned i = 0; i < n_shards; i++)
 		for (unsigned o = 0; o < n_shards; o++)
 			shard_send(&sh[i], o);
+	for (unsigned i = 0; i < n_shards; i++) {
+		uint64_t prog = alt_pipe_progress(sh[i].p);
+		for (unsigned o = 0; o < n_shards; o++)
+			if (o != i)
+				alt_pipe_peer_progress(sh[o].p, i, prog);
+	}
 }
 
 /* One timed run over the payloads dealt round-robin to n_shards pipes. */
@@ -345,7 +363,10 @@ run_shards(const struct alt_pipe_cfg *cfg0, const uint8_t *blob, const struct pa
 	}
 	t0 = now_ns();
 	for (size_t i = 0; i < n; i++) {
-		alt_pipe_input(sh[i % n_shards].p, (enum alt_wire_format)pl[i].fmt, blob + pl[i].off, pl[i].len);
+		struct alt_pipe_origin o = { pl[i].flow, pl[i].ts_ns };
+
+		alt_pipe_input_from(sh[i % n_shards].p, (enum alt_wire_format)pl[i].fmt, blob + pl[i].off, pl[i].len,
+				    &o);
 		if ((i + 1) % ADVANCE_EVERY == 0) {
 			shards_flush(sh);
 			for (unsigned s = 0; s < n_shards; s++)
@@ -369,6 +390,8 @@ run_shards(const struct alt_pipe_cfg *cfg0, const uint8_t *blob, const struct pa
 		r->rejected += one.rejected;
 		r->mem = one.mem;
 		r->steered += one.steered;
+		r->late += one.late;
+		r->late_fragments += one.late_fragments;
 	}
 	r->secs = (double)(t1 - t0) / 1e9;
 	rc = 0;
@@ -396,13 +419,15 @@ print_json(const char *stage, const char *label, unsigned reps, size_t payloads,
 	       "\"max_s\":%.6f,\"median_records_per_s\":%.0f,\"ns_per_record\":%.1f,"
 	       "\"peak_nodes\":%u,\"peak_exts\":%u,\"peak_traces\":%u,\"peak_reorder\":%u,"
 	       "\"traces_closed\":%llu,\"pressure_closes\":%llu,\"rejected_payloads\":%llu,"
-	       "\"mem_bytes\":%zu,\"pages\":\"%s\",\"shards\":%u,\"steered\":%llu}\n",
+	       "\"mem_bytes\":%zu,\"pages\":\"%s\",\"shards\":%u,\"steered\":%llu,"
+	       "\"late\":%llu,\"late_fragments\":%llu}\n",
 	       stage, label, (unsigned long long)last->records, payloads, frames, reps, med, secs[0],
 	       secs[reps - 1], rps, last->records ? med * 1e9 / (double)last->records : 0,
 	       last->mem.nodes_peak, last->mem.exts_peak, last->mem.traces_peak,
 	       last->mem.reorder_peak, (unsigned long long)last->traces,
 	       (unsigned long long)last->pressure, (unsigned long long)last->rejected,
-	       last->mem.total_bytes, no_thp ? "4k" : "thp", n_shards, (unsigned long long)last->steered);
+	       last->mem.total_bytes, no_thp ? "4k" : "thp", n_shards, (unsigned long long)last->steered,
+	       (unsigned long long)last->late, (unsigned long long)last->late_fragments);
 	fflush(stdout);
 }
 
@@ -512,6 +537,8 @@ main(int argc, char **argv)
 		pl[n_pl].off = blob_len;
 		pl[n_pl].len = np.len;
 		pl[n_pl].fmt = np.format;
+		pl[n_pl].ts_ns = f.ts_ns;
+		pl[n_pl].flow = np.flow;
 		blob_len += np.len;
 		n_pl++;
 	}
