@@ -15,14 +15,6 @@
 
 #include "dp_private.h"
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static FILE *
 open_sink(const char *path)
 {
@@ -245,7 +237,7 @@ alt_dp_last_epoch_read(const struct alt_dp_app *a, struct alt_dp_last_epoch *out
 static void
 write_epoch(struct alt_dp_app *a, struct pending_epoch *p)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = alt_dp_mono_ns();
 	double delay = p->last_wall_ns && now > p->last_wall_ns ? (double)(now - p->last_wall_ns) / 1e6 : 0.0;
 	const struct alt_dp_conf *c = a->conf;
 	size_t len;
@@ -339,7 +331,7 @@ static unsigned
 poll_workers(struct alt_dp_app *a)
 {
 	uint64_t min_progress = UINT64_MAX;
-	bool startup = mono_ns() - a->start_ns < UNFED_HOLD_NS;
+	bool startup = alt_dp_mono_ns() - a->start_ns < UNFED_HOLD_NS;
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < a->nworkers; i++) {
@@ -371,12 +363,12 @@ int
 alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 {
 	const struct alt_dp_conf *c = a->conf;
-	uint64_t last_rx = 0, last_change = mono_ns();
+	uint64_t last_rx = 0, last_change = alt_dp_mono_ns();
 	bool stopping = false;
 
 	for (;;) {
 		unsigned work = poll_workers(a);
-		uint64_t now = mono_ns();
+		uint64_t now = alt_dp_mono_ns();
 		if (!stopping) {
 			uint64_t rx = 0;
 			for (unsigned i = 0; i < a->nworkers; i++)
@@ -411,7 +403,7 @@ alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 		 * (1 ms keeps epoch delays far below their 10 ms budget). */
 		usleep(work ? 100 : 1000);
 	}
-	a->end_ns = mono_ns();
+	a->end_ns = alt_dp_mono_ns();
 	return 0;
 }
 

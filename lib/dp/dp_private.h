@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <rte_common.h>
 #include <rte_ethdev.h>
@@ -30,6 +31,17 @@ static inline uint64_t
 ctr_read(const uint64_t *c)
 {
 	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+/* The monotonic clock (ns), the one clock helper of the DPDK layer; the
+ * pure-C libraries take time from their callers. */
+static inline uint64_t
+alt_dp_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* Capture timestamps of a net_pcap replay queue (dp_replay.c). */

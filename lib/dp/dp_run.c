@@ -41,14 +41,6 @@ on_signal(int sig)
 	got_signal = sig;
 }
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 struct alt_dp_app g_app;
 
 /* ---- allocation on the worker's NUMA socket ---- */
@@ -181,7 +173,7 @@ hook_stats_get(void *ctx)
 }
 
 static void
-hook_epoch_done(void *ctx, uint64_t epoch, struct alt_stats *st, uint64_t wall_ns)
+hook_epoch_done(void *ctx, uint64_t epoch, struct alt_stats *st)
 {
 	struct worker *w = ctx;
 	struct epoch_obj *o = w->cur_epoch_obj;
@@ -189,7 +181,7 @@ hook_epoch_done(void *ctx, uint64_t epoch, struct alt_stats *st, uint64_t wall_n
 	if (o == NULL || o->st != st)
 		return;
 	o->epoch = epoch;
-	o->wall_ns = wall_ns;
+	o->wall_ns = alt_dp_mono_ns();     /* the watermark passed the epoch's end now */
 	o->worker = w->id;
 	w->cur_epoch_obj = NULL;
 	/* The epoch ring holds every object there is: cannot fail. */
@@ -488,7 +480,7 @@ worker_main(void *arg)
 	uint64_t last_expire = 0;
 
 	/* Wall time from the TSC: no system call in the poll loop. */
-	const uint64_t base_ns = mono_ns(), base_tsc = rte_get_tsc_cycles();
+	const uint64_t base_ns = alt_dp_mono_ns(), base_tsc = rte_get_tsc_cycles();
 	const double ns_per_tsc = 1e9 / (double)hz;
 	struct timespec rts;
 	clock_gettime(CLOCK_REALTIME, &rts);
@@ -902,7 +894,7 @@ alt_dp_run(struct alt_dp_conf *c)
 	alt_dp_telemetry_register(a);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	a->start_ns = mono_ns();
+	a->start_ns = alt_dp_mono_ns();
 	for (unsigned i = 0; i < want; i++)
 		rte_eal_remote_launch(worker_main, &a->workers[i], a->workers[i].lcore);
 

@@ -167,10 +167,10 @@ struct alt_pipe_hooks {
 	void *ctx;
 	/* A trace closed. Synchronous; copy what you keep. */
 	void (*trace_closed)(void *ctx, const struct alt_trace_view *v);
-	/* An epoch's partial statistics are complete on this pipe: ownership of
-	 * st passes to the hook. wall_ns: monotonic time the watermark passed
-	 * the epoch's end. */
-	void (*epoch_done)(void *ctx, uint64_t epoch, struct alt_stats *st, uint64_t wall_ns);
+	/* An epoch's partial statistics are complete on this pipe (its
+	 * watermark passed the epoch's end just now): ownership of st passes
+	 * to the hook. */
+	void (*epoch_done)(void *ctx, uint64_t epoch, struct alt_stats *st);
 	/* A fresh statistics object (the pipe resets it); NULL = none available
 	 * (that epoch's statistics are lost and counted). If stats_get is NULL the
 	 * pipe allocates with its allocator and never frees them: the hook must

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 
 #define RELEASE_BURST 256
 #define CLOSED_BURST 16
@@ -114,14 +113,6 @@ alt_pipe_cfg_default(struct alt_pipe_cfg *c)
 	c->warmup_ns = 10ULL * 1000 * 1000 * 1000;
 	c->lag_obs = 4;
 	c->reorder_span_ns = 0;        /* 16384 buckets */
-}
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static void *
@@ -842,7 +833,7 @@ epoch_emit(struct alt_pipe *p)
 	if (p->cur != NULL) {
 		p->cnt.epochs++;
 		if (p->hooks.epoch_done != NULL)
-			p->hooks.epoch_done(p->hooks.ctx, p->cur_epoch, p->cur, mono_ns());
+			p->hooks.epoch_done(p->hooks.ctx, p->cur_epoch, p->cur);
 		else
 			alt_pipe_stats_put(p, p->cur);
 		p->cur = NULL;

@@ -173,12 +173,11 @@ spares_get(void *ctx)
 }
 
 static void
-spares_done(void *ctx, uint64_t epoch, struct alt_stats *st, uint64_t wall_ns)
+spares_done(void *ctx, uint64_t epoch, struct alt_stats *st)
 {
 	struct stats_spares *sp = ctx;
 
 	(void)epoch;
-	(void)wall_ns;
 	if (sp->n < SPARE_STATS)
 		sp->st[sp->n++] = st;
 	else

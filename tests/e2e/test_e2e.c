@@ -160,13 +160,12 @@ on_trace(void *ctx, const struct alt_trace_view *v)
 }
 
 static void
-on_epoch(void *ctx, uint64_t epoch, struct alt_stats *st, uint64_t wall_ns)
+on_epoch(void *ctx, uint64_t epoch, struct alt_stats *st)
 {
 	struct shard *sh = ctx;
 	struct run *r = sh->r;
 	const struct alt_stats_counters *c = alt_stats_counters_const(st);
 
-	(void)wall_ns;
 	if (sh->epoch_last > 0 && epoch <= sh->epoch_last)
 		r->epoch_disorder = true;
 	sh->epoch_last = epoch;
