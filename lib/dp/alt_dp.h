@@ -42,6 +42,7 @@ struct alt_dp_conf {
 	uint16_t rx_queues;             /* per port; 0 = one per worker */
 	uint16_t rx_desc;
 	uint32_t mbufs;
+	uint32_t mbuf_size;             /* data room per mbuf, headroom included; 0 = by driver */
 	uint16_t burst;
 	bool promisc;
 	enum alt_dp_rss rss;

@@ -47,6 +47,8 @@ static const struct opt opts[] = {
 	{ "rx-queues", "ports", OPT_U16, OFF(rx_queues), 0, 64, "RX queues per port (0 = one per worker)" },
 	{ "rx-desc", "ports", OPT_U16, OFF(rx_desc), 64, 16384, "RX descriptors per queue" },
 	{ "mbufs", "ports", OPT_U32, OFF(mbufs), 1024, 16777216, "mbufs in the packet pool" },
+	{ "mbuf-size", "ports", OPT_U32, OFF(mbuf_size), 0, 65535,
+	  "bytes per packet buffer, 128 of headroom included (0 = auto: 2176; net_af_packet ports: what their framesz needs)" },
 	{ "burst", "ports", OPT_U16, OFF(burst), 1, 512, "RX burst size" },
 	{ "promisc", "ports", OPT_BOOL, OFF(promisc), 0, 1, "promiscuous mode (a mirror port needs it)" },
 	{ "rss", "ports", OPT_RSS, OFF(rss), 0, 0,
@@ -443,6 +445,11 @@ alt_dp_conf_parse(struct alt_dp_conf *c, int argc, char **argv, const char *prog
 int
 alt_dp_conf_check(const struct alt_dp_conf *c, const char *prog)
 {
+	if (c->mbuf_size != 0 && c->mbuf_size < 1152) {
+		fprintf(stderr, "%s: --mbuf-size %u is below 1152 (128 bytes of headroom and a 1024-byte frame); "
+			"0 chooses by driver\n", prog, c->mbuf_size);
+		return -1;
+	}
 	if (c->source_idle_min_ms > c->source_idle_max_ms) {
 		fprintf(stderr, "%s: --source-idle-min-ms %" PRIu64 " is above --source-idle-max-ms %" PRIu64
 			": the shortest idle timeout cannot exceed the longest\n",

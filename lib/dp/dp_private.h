@@ -154,6 +154,9 @@ struct alt_dp_app {
 	uint16_t port_reta[ALT_DP_MAX_PORTS];   /* RETA size (l4-src) */
 	uint16_t *owner_table;                  /* trace owner by fold16 (l4-src), or NULL */
 	uint8_t port_ts[ALT_DP_MAX_PORTS];      /* port delivers capture timestamps (us) */
+	uint32_t port_framesz[ALT_DP_MAX_PORTS]; /* net_af_packet: its framesz; 0 other drivers */
+	struct rte_mempool *pool;               /* ports whose RX descriptors hold mbufs */
+	struct rte_mempool *copy_pool;          /* net_af_packet ports: one mbuf per frame received */
 	int ts_off;                             /* mbuf timestamp dynfield offset, -1 none */
 	uint64_t ts_flag;                       /* its ol_flags bit */
 	struct rte_eth_stats port_stats[ALT_DP_MAX_PORTS];

@@ -17,9 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_common.h>
 #include <rte_cycles.h>
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
@@ -27,6 +30,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_ether.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 #include <rte_telemetry.h>
@@ -577,8 +581,148 @@ set_reta(uint16_t port, uint16_t reta_size, uint16_t nq)
 	return rc;
 }
 
+/* ---- packet buffers ----
+ *
+ * net_af_packet (DPDK 22.11) joins a PACKET_FANOUT group with
+ * PACKET_FANOUT_FLAG_DEFRAG, so the kernel reassembles IPv4 fragments
+ * before the driver sees them: a Jaeger batch of 65,000 bytes arrives as
+ * one frame of 65,042 bytes. The kernel writes each frame into a ring slot
+ * of framesz bytes (devargs framesz, default 2048; blocksz, default the
+ * page size, holds blocksz / framesz slots), the Ethernet header at offset
+ * 66 (TPACKET_ALIGN(TPACKET2_HDRLEN + 16) - 14), and cuts what does not
+ * fit. The driver reads slot i at i * framesz from the start of the ring,
+ * so blocksz must be a multiple of framesz (else every slot after a
+ * block's first is misread and the port goes silent); it copies a slot's
+ * data, framesz less its 32-byte tpacket2 header, into one mbuf when the
+ * frame is received, and refuses a queue whose mbufs have less data room
+ * than that. Its mbufs are freed within the burst, so a small pool of
+ * large buffers serves it, whatever framecnt (the kernel's ring) is.
+ *
+ * framesz = 65280 (255 * 256) holds a 65,172-byte UDP payload over IPv4;
+ * 16 slots make a block of 1044480 bytes (255 pages).
+ */
+#define AFP_SLOT_HDR 32u                /* TPACKET2_HDRLEN - sizeof(struct sockaddr_ll) */
+#define AFP_MAC_OFF 66u                 /* Ethernet header offset in a slot */
+#define AFP_DEFAULT_FRAMESZ 2048u       /* the driver's default framesz */
+#define AFP_BATCH_FRAMESZ 65280u        /* the framesz we recommend */
+#define AFP_BATCH_BLOCKSZ 1044480u      /* 16 slots of AFP_BATCH_FRAMESZ */
+/* The largest framesz whose data fits an mbuf: data room is a uint16_t
+ * (65535), less the headroom, plus the slot header, down to the 16-byte
+ * TPACKET_ALIGNMENT. */
+#define AFP_MAX_FRAMESZ ((UINT16_MAX - RTE_PKTMBUF_HEADROOM + AFP_SLOT_HDR) & ~15u)
+/* The smallest slot that holds a 65,000-byte UDP payload over IPv4 in
+ * Ethernet with one VLAN tag: 66 + 18 + 20 + 8 + 65000, aligned to 16. */
+#define AFP_FULL_BATCH_FRAMESZ 65120u
+#define AFP_POOL_MIN 256u               /* fewest buffers in the copy pool */
+#define COPY_POOL_CACHE 32u
+#define POOL_CACHE 256u
+
+static bool
+is_af_packet(const struct rte_eth_dev_info *info)
+{
+	return strcmp(info->driver_name, "net_af_packet") == 0;
+}
+
+/* A numeric net_af_packet device argument ("iface=eth1,framesz=65280,..."),
+ * or def when it is not given. */
+static uint32_t
+afp_arg(const struct rte_eth_dev_info *info, const char *key, uint32_t def)
+{
+	const struct rte_devargs *da = info->device != NULL ? rte_dev_devargs(info->device) : NULL;
+	const char *s = da != NULL ? da->args : NULL;
+	size_t klen = strlen(key);
+
+	while (s != NULL && *s != '\0') {
+		if (strncmp(s, key, klen) == 0 && s[klen] == '=')
+			return (uint32_t)strtoul(s + klen + 1, NULL, 0);
+		s = strchr(s, ',');
+		if (s != NULL)
+			s++;
+	}
+	return def;
+}
+
+/* Create the packet pools the ports need: `mbufs` buffers of mbuf-size
+ * (default RTE_MBUF_DEFAULT_BUF_SIZE) for ports whose RX descriptors hold
+ * mbufs; for net_af_packet ports, a pool of buffers as large as their
+ * framesz needs (or mbuf-size), 2 bursts per queue plus the lcore caches.
+ * Returns 0 or -1 after saying which port or pool failed. */
 static int
-port_setup(uint16_t port, uint16_t nq, struct rte_mempool *mp)
+pools_create(struct alt_dp_app *a, uint16_t nq)
+{
+	const struct alt_dp_conf *c = a->conf;
+	uint32_t room = c->mbuf_size ? c->mbuf_size : RTE_MBUF_DEFAULT_BUF_SIZE;
+	uint32_t copy_room = 0, copy_queues = 0;
+	bool any_ring = false;
+	uint16_t port;
+
+	RTE_ETH_FOREACH_DEV(port) {
+		struct rte_eth_dev_info info;
+
+		if (port >= a->nports)
+			break;
+		if (rte_eth_dev_info_get(port, &info) != 0 || !is_af_packet(&info)) {
+			any_ring = true;
+			continue;
+		}
+		uint32_t fsz = afp_arg(&info, "framesz", AFP_DEFAULT_FRAMESZ);
+		uint32_t bsz = afp_arg(&info, "blocksz", (uint32_t)getpagesize());
+		uint32_t need = fsz - AFP_SLOT_HDR + RTE_PKTMBUF_HEADROOM;
+
+		if (fsz > AFP_MAX_FRAMESZ) {
+			fprintf(stderr, "altair: port %u (net_af_packet): framesz=%u needs %u-byte mbufs, "
+				"but an mbuf holds at most %u: use blocksz=%u,framesz=%u\n",
+				port, fsz, need, UINT16_MAX, AFP_BATCH_BLOCKSZ, AFP_BATCH_FRAMESZ);
+			return -1;
+		}
+		if (fsz == 0 || bsz % fsz != 0) {
+			fprintf(stderr, "altair: port %u (net_af_packet): blocksz=%u is not a multiple of framesz=%u: "
+				"the driver would misread every frame after a block's first; "
+				"use blocksz=%u,framesz=%u\n",
+				port, bsz, fsz, AFP_BATCH_BLOCKSZ, AFP_BATCH_FRAMESZ);
+			return -1;
+		}
+		if (c->mbuf_size != 0 && c->mbuf_size < need) {
+			fprintf(stderr, "altair: port %u (net_af_packet): framesz=%u needs mbuf-size %u or more "
+				"(--mbuf-size %u); leave mbuf-size at 0 to size it by framesz\n",
+				port, fsz, need, c->mbuf_size);
+			return -1;
+		}
+		if (fsz < AFP_FULL_BATCH_FRAMESZ)
+			fprintf(stderr, "altair: port %u (net_af_packet): framesz=%u: the kernel reassembles IP "
+				"fragments for this driver, and a datagram over %u bytes is cut short "
+				"(malformed_truncated_l3); Jaeger batches reach 65,000 bytes: "
+				"add blocksz=%u,framesz=%u to the --vdev\n",
+				port, fsz, fsz - AFP_MAC_OFF - RTE_ETHER_HDR_LEN, AFP_BATCH_BLOCKSZ, AFP_BATCH_FRAMESZ);
+		a->port_framesz[port] = fsz;
+		copy_room = RTE_MAX(copy_room, c->mbuf_size ? c->mbuf_size : RTE_MAX(need, room));
+		copy_queues += nq;
+	}
+	if (any_ring) {
+		a->pool = rte_pktmbuf_pool_create("alt_mbufs", c->mbufs, POOL_CACHE, 0, (uint16_t)room,
+						  (int)rte_socket_id());
+		if (a->pool == NULL) {
+			fprintf(stderr, "altair: cannot create the mbuf pool (%u mbufs of %u bytes): %s\n",
+				c->mbufs, room, rte_strerror(rte_errno));
+			return -1;
+		}
+	}
+	if (copy_queues != 0) {
+		uint32_t n = RTE_MAX(AFP_POOL_MIN, 2u * c->burst * copy_queues + 2u * COPY_POOL_CACHE * a->nworkers);
+
+		a->copy_pool = rte_pktmbuf_pool_create("alt_mbufs_copy", n, COPY_POOL_CACHE, 0, (uint16_t)copy_room,
+						       (int)rte_socket_id());
+		if (a->copy_pool == NULL) {
+			fprintf(stderr, "altair: cannot create the net_af_packet mbuf pool (%u mbufs of %u bytes): %s\n",
+				n, copy_room, rte_strerror(rte_errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+port_setup(uint16_t port, uint16_t nq)
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf;
@@ -629,6 +773,8 @@ port_setup(uint16_t port, uint16_t nq, struct rte_mempool *mp)
 			g_app.port_ts[port] = 1;
 		}
 	}
+	struct rte_mempool *mp = g_app.port_framesz[port] != 0 ? g_app.copy_pool : g_app.pool;
+
 	/* Without RSS, several queues are filled however the driver chooses
 	 * (memif: the peer; af_packet: kernel fanout); steering by trace ID
 	 * keeps each trace on its owner either way. */
@@ -812,18 +958,14 @@ alt_dp_run(struct alt_dp_conf *c)
 	if (a->workers == NULL)
 		return 1;
 
-	struct rte_mempool *mp = rte_pktmbuf_pool_create("alt_mbufs", c->mbufs, 256, 0,
-							 RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
-	if (mp == NULL) {
-		fprintf(stderr, "altair: cannot create the mbuf pool (%u mbufs): %s\n", c->mbufs,
-			rte_strerror(rte_errno));
+	uint16_t nq = (uint16_t)(c->rx_queues ? c->rx_queues : want);
+	if (pools_create(a, nq) != 0)
 		return 1;
-	}
 	uint16_t port;
 	RTE_ETH_FOREACH_DEV(port) {
 		if (port >= nports)
 			break;
-		if (port_setup(port, (uint16_t)(c->rx_queues ? c->rx_queues : want), mp) != 0)
+		if (port_setup(port, nq) != 0)
 			return 1;
 	}
 	/* steer-by l4-src: a trace's owner is the worker that receives its
