@@ -68,6 +68,10 @@ struct alt_dp_conf {
 	uint32_t out_blocks;            /* output blocks per worker */
 	uint32_t stats_ops, stats_shapes;
 	bool quiet;
+	uint32_t progress_ms;           /* progress line period on stdout; 0 = none */
+	/* settings given by a file or an option (bit i: entry i of the
+	 * settings table in dp_conf.c), for the contradiction checks */
+	uint64_t given;
 };
 
 void alt_dp_conf_default(struct alt_dp_conf *c);
@@ -75,7 +79,9 @@ void alt_dp_conf_default(struct alt_dp_conf *c);
  * or --version was printed, or -1 after printing an error naming the bad
  * option or value. */
 int alt_dp_conf_parse(struct alt_dp_conf *c, int argc, char **argv, const char *prog);
-/* Cross-checks between settings; -1 after printing what conflicts. */
+/* Cross-checks between settings, and whether every output file can be
+ * opened for writing (nothing is created or truncated); -1 after printing
+ * what conflicts or which output cannot be written. */
 int alt_dp_conf_check(const struct alt_dp_conf *c, const char *prog);
 /* Apply an INI file (rte_cfgfile). Returns 0 or -1 after printing an error
  * naming the file, section and key. */

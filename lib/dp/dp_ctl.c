@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_malloc.h>
 
 #include "dp_private.h"
@@ -60,9 +61,9 @@ alt_dp_ctl_open(struct alt_dp_app *a)
 	for (unsigned i = 0; i < PREALLOC_PENDING_EPOCHS; i++) {
 		a->pending[i].st = alt_pipe_stats_new(a->workers[0].pipe);
 		if (a->pending[i].st == NULL) {
-			fprintf(stderr, "altair: cannot allocate %u epoch statistics for the control lcore: "
-				"raise -m or lower [pools] stats-ops, stats-shapes\n", PREALLOC_PENDING_EPOCHS);
-			return -1;
+			fprintf(stderr, "altair: cannot allocate epoch statistics object %u of %u for the control lcore\n",
+				i + 1, PREALLOC_PENDING_EPOCHS);
+			return -ENOMEM;
 		}
 	}
 	for (unsigned i = 0; i < a->nworkers; i++) {
@@ -256,6 +257,7 @@ write_epoch(struct alt_dp_app *a, struct pending_epoch *p)
 		fflush(a->epochs);
 	}
 	last_epoch_publish(a, p, delay);
+	ctr_add(&a->epochs_written, 1);
 	a->epoch_written = true;
 	a->last_epoch_written = p->epoch;
 	p->used = false;
@@ -355,16 +357,69 @@ poll_workers(struct alt_dp_app *a)
 	return n;
 }
 
+/* Where progress lines go: stdout, unless an output is written there. */
+static FILE *
+progress_stream(const struct alt_dp_conf *c)
+{
+	bool out_on_stdout = strcmp(c->dags, "-") == 0 || strcmp(c->epochs, "-") == 0 ||
+			     strcmp(c->summary, "-") == 0;
+	return out_on_stdout ? stderr : stdout;
+}
+
+/* One line of progress while running (--progress-ms): packets and their
+ * rate since the last line, records, traces closed, and what was dropped,
+ * by where: at the port (imissed, rx_nombuf), malformed frames and
+ * fragments, payloads rejected by a decoder, records, trace lines. */
+static void
+progress_print(struct alt_dp_app *a, uint64_t now, uint64_t *last_pkts, uint64_t *last_ns)
+{
+	struct alt_dp_totals t;
+	uint64_t closed = 0, malformed = 0, rejected = 0, records = 0, port = 0;
+
+	alt_dp_totals(a, &t);
+	for (unsigned k = 0; k < RTE_DIM(t.pipe.traces_closed); k++)
+		closed += t.pipe.traces_closed[k];
+	for (unsigned o = 0; o < ALT_NET_OUTCOME_COUNT; o++)
+		if (alt_net_outcome_malformed(o))
+			malformed += t.net.outcome[o];
+	for (unsigned r = ALT_NET_REASM_DUPLICATE; r < ALT_NET_REASM_OUTCOME_COUNT; r++)
+		malformed += t.reasm.frags[r];
+	for (unsigned r = 1; r < ALT_WIRE_REASON_COUNT; r++)
+		rejected += t.pkt_wire[r] + t.dgram_wire[r];
+	for (unsigned i = 0; i < ALT_PIPE_REC_COUNT; i++)
+		if (strncmp(alt_pipe_rec_outcome_name(i), "dropped", 7) == 0)
+			records += t.pipe.records[i];
+	for (uint16_t p = 0; p < a->nports; p++) {
+		struct rte_eth_stats st;
+		if (rte_eth_stats_get(p, &st) == 0)
+			port += st.imissed + st.rx_nombuf;
+	}
+	double dt = (double)(now - *last_ns) / 1e9;
+	fprintf(progress_stream(a->conf),
+		"altair: %.1f s: %" PRIu64 " packets (%.0f/s), %" PRIu64 " records (%" PRIu64 " pending), %" PRIu64
+		" traces closed, dropped: %" PRIu64 " at the port, %" PRIu64 " malformed, %" PRIu64 " rejected, %"
+		PRIu64 " records, %" PRIu64 " trace lines\n",
+		(double)(now - a->start_ns) / 1e9, t.rx_pkts, dt > 0 ? (double)(t.rx_pkts - *last_pkts) / dt : 0.0,
+		t.pipe.records_decoded, t.pending, closed, port, malformed, rejected, records, t.lines_dropped);
+	fflush(progress_stream(a->conf));
+	*last_pkts = t.rx_pkts;
+	*last_ns = now;
+}
+
 /*
  * Run until a signal, or with --once until every port was idle for
  * idle_exit_ms; then tell the workers to drain and keep emptying their
- * rings until every one is done.
+ * rings until every one is done. Every --progress-ms, unless --quiet, a
+ * progress line.
  */
 int
 alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 {
 	const struct alt_dp_conf *c = a->conf;
 	uint64_t last_rx = 0, last_change = mono_ns();
+	const uint64_t period = (uint64_t)c->progress_ms * 1000000ULL;
+	uint64_t next_progress = period != 0 && !c->quiet ? a->start_ns + period : UINT64_MAX;
+	uint64_t progress_pkts = 0, progress_ns = a->start_ns;
 	bool stopping = false;
 
 	for (;;) {
@@ -380,6 +435,10 @@ alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 				last_change = now;
 			}
 			bool idle = c->once && now - last_change >= (uint64_t)c->idle_exit_ms * 1000000ULL;
+			if (now >= next_progress) {
+				progress_print(a, now, &progress_pkts, &progress_ns);
+				next_progress = now + period;
+			}
 			if (*sig || idle) {
 				if (*sig && !c->quiet)
 					fprintf(stderr, "altair: signal %d: draining\n", (int)*sig);
@@ -638,10 +697,12 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 		",\"jaeger_client_dropped_spans\":%" PRIu64 "}",
 		t->atr_frames_lost, t->jaeger_batches_lost, t->jaeger_client_dropped);
 	fprintf(f, ",\"outputs\":{\"dag_lines\":%" PRIu64 ",\"dag_lines_dropped\":%" PRIu64
-		",\"dag_write_errors\":%" PRIu64 ",\"detail_truncated\":%" PRIu64 ",\"epoch_lines\":%" PRIu64
+		",\"dag_write_errors\":%" PRIu64 ",\"detail_truncated\":%" PRIu64 ",\"epochs_written\":%" PRIu64
+		",\"epoch_lines\":%" PRIu64
 		",\"epoch_write_errors\":%" PRIu64 ",\"epochs_lost\":%" PRIu64 ",\"epochs_forced\":%" PRIu64
 		",\"epoch_late_partials\":%" PRIu64 "}",
-		a->dag_lines_written, t->lines_dropped, a->dag_write_errors, t->detail_truncated, a->epoch_lines,
+		a->dag_lines_written, t->lines_dropped, a->dag_write_errors, t->detail_truncated, a->epochs_written,
+		a->epoch_lines,
 		a->epoch_write_errors, t->pipe.epochs_lost + t->epochs_dropped,
 		a->epochs_forced, a->epoch_late_partials);
 	fprintf(f, ",\"steering\":{\"frames\":%" PRIu64 ",\"waits\":%" PRIu64 ",\"ring_full\":%" PRIu64
@@ -652,7 +713,7 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 		fprintf(f, "%s{\"port\":%u,\"rx_queues\":%u,\"rss\":\"%s\",\"ipackets\":%" PRIu64 ",\"imissed\":%" PRIu64
 			",\"ierrors\":%" PRIu64 ",\"rx_nombuf\":%" PRIu64 "}",
 			p ? "," : "", p, a->port_nq[p],
-			a->port_rss[p] == ALT_DP_RSS_L4_SRC ? "l4-src" : a->port_rss[p] == ALT_DP_RSS_IP_UDP ? "ip-udp" : "none",
+			alt_dp_rss_name(a->port_rss[p]),
 			a->port_stats[p].ipackets, a->port_stats[p].imissed, a->port_stats[p].ierrors,
 			a->port_stats[p].rx_nombuf);
 	fprintf(f, "],\"per_worker\":[");
@@ -743,8 +804,9 @@ alt_dp_ctl_report(struct alt_dp_app *a)
 		       t.pipe.traces_closed[3], t.pipe.traces_flagged, t.pipe.traces_incomplete);
 		printf("loss     ATR frames %" PRIu64 ", Jaeger batches %" PRIu64 ", client-dropped spans %" PRIu64 "\n",
 		       t.atr_frames_lost, t.jaeger_batches_lost, t.jaeger_client_dropped);
-		printf("outputs  %" PRIu64 " trace lines (%" PRIu64 " dropped), %" PRIu64 " epoch lines, epoch delay p50 %.3f ms p99 %.3f ms\n",
-		       a->dag_lines_written, t.lines_dropped, a->epoch_lines, d50, d99);
+		printf("outputs  %" PRIu64 " trace lines (%" PRIu64 " dropped), %" PRIu64 " epochs (%" PRIu64
+		       " lines written), epoch delay p50 %.3f ms p99 %.3f ms\n",
+		       a->dag_lines_written, t.lines_dropped, a->epochs_written, a->epoch_lines, d50, d99);
 		printf("balance  packets %s, records %s\n", psum == t.rx_pkts ? "ok" : "MISMATCH",
 		       rsum == t.pipe.records_decoded && t.pending == 0 ? "ok" : "MISMATCH");
 	}

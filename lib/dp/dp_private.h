@@ -65,6 +65,19 @@ struct epoch_obj {
 	struct alt_stats *st;
 };
 
+/* Allocations for one pipeline on its NUMA socket, counted for the
+ * start-up memory report (dp_run.c). */
+struct dp_alloc {
+	int socket;
+	size_t bytes;                   /* allocated so far */
+	size_t failed;                  /* the request that failed, 0 none */
+	const char *failed_what;
+};
+
+/* Epoch statistics objects per worker: the one being filled, those on
+ * their way to the control lcore, spares. */
+#define EPOCH_OBJS_PER_WORKER 6
+
 /* One worker lcore. Written by that lcore only, except stop (control). */
 struct worker {
 	/* hot: the RX loop */
@@ -132,6 +145,7 @@ struct worker {
 	unsigned id;
 	unsigned lcore;
 	int socket;
+	struct dp_alloc alloc;          /* the pipeline's memory */
 	uint8_t linear[65536 + 128];    /* multi-segment frames are copied here */
 } __rte_cache_aligned;
 
@@ -157,6 +171,11 @@ struct alt_dp_app {
 	uint32_t port_framesz[ALT_DP_MAX_PORTS]; /* net_af_packet: its framesz; 0 other drivers */
 	struct rte_mempool *pool;               /* ports whose RX descriptors hold mbufs */
 	struct rte_mempool *copy_pool;          /* net_af_packet ports: one mbuf per frame received */
+	struct {
+		uint32_t n;                     /* buffers, 0 = no such pool */
+		uint32_t room;                  /* data room of each */
+	} pool_plan[2];                         /* [0] pool, [1] copy_pool */
+	size_t pipe_bytes;                      /* one worker's pipeline, once created */
 	int ts_off;                             /* mbuf timestamp dynfield offset, -1 none */
 	uint64_t ts_flag;                       /* its ol_flags bit */
 	struct rte_eth_stats port_stats[ALT_DP_MAX_PORTS];
@@ -169,7 +188,8 @@ struct alt_dp_app {
 	FILE *epochs;
 	uint64_t dag_lines_written;
 	uint64_t dag_write_errors;
-	uint64_t epoch_lines;
+	uint64_t epoch_lines;           /* lines written to --epochs */
+	uint64_t epochs_written;        /* epochs final and merged, with or without --epochs */
 	uint64_t epoch_write_errors;
 	char *epoch_line;
 	size_t epoch_line_cap;
@@ -195,6 +215,14 @@ struct alt_dp_app {
 
 extern struct alt_dp_app g_app;
 
+/* The RSS mode in effect on a port (port_rss), as the summary and
+ * telemetry name it. */
+static inline const char *
+alt_dp_rss_name(uint8_t rss)
+{
+	return rss == ALT_DP_RSS_L4_SRC ? "l4-src" : rss == ALT_DP_RSS_IP_UDP ? "ip-udp" : "none";
+}
+
 int alt_dp_ctl_open(struct alt_dp_app *a);
 int alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig);
 void alt_dp_ctl_finish(struct alt_dp_app *a);
@@ -203,6 +231,10 @@ int alt_dp_ctl_report(struct alt_dp_app *a);
  * Any thread. */
 bool alt_dp_last_epoch_read(const struct alt_dp_app *a, struct alt_dp_last_epoch *e);
 void alt_dp_telemetry_register(struct alt_dp_app *a);
+/* After an allocation failed at start: what start-up takes from DPDK
+ * memory, item by item in bytes, with the settings that size each, the
+ * total and what the heap has. */
+void alt_dp_mem_report(const struct alt_dp_app *a);
 
 /* Summed counters across workers (for reports and telemetry). */
 struct alt_dp_totals {

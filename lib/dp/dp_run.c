@@ -61,8 +61,16 @@ struct alt_dp_app g_app;
 static void *
 sock_alloc(void *ctx, size_t size, const char *what)
 {
-	int socket = (int)(intptr_t)ctx;
-	return rte_malloc_socket(what, size, RTE_CACHE_LINE_SIZE, socket);
+	struct dp_alloc *al = ctx;
+	void *p = rte_malloc_socket(what, size, RTE_CACHE_LINE_SIZE, al->socket);
+
+	if (p == NULL) {
+		al->failed = size;
+		al->failed_what = what;
+	} else {
+		al->bytes += size;
+	}
+	return p;
 }
 
 static void
@@ -699,23 +707,32 @@ pools_create(struct alt_dp_app *a, uint16_t nq)
 		copy_queues += nq;
 	}
 	if (any_ring) {
+		a->pool_plan[0].n = c->mbufs;
+		a->pool_plan[0].room = room;
+	}
+	if (copy_queues != 0) {
+		a->pool_plan[1].n = RTE_MAX(AFP_POOL_MIN, 2u * c->burst * copy_queues +
+						  2u * COPY_POOL_CACHE * a->nworkers);
+		a->pool_plan[1].room = copy_room;
+	}
+	if (any_ring) {
 		a->pool = rte_pktmbuf_pool_create("alt_mbufs", c->mbufs, POOL_CACHE, 0, (uint16_t)room,
 						  (int)rte_socket_id());
 		if (a->pool == NULL) {
 			fprintf(stderr, "altair: cannot create the mbuf pool (%u mbufs of %u bytes): %s\n",
 				c->mbufs, room, rte_strerror(rte_errno));
-			return -1;
+			return -ENOMEM;
 		}
 	}
 	if (copy_queues != 0) {
-		uint32_t n = RTE_MAX(AFP_POOL_MIN, 2u * c->burst * copy_queues + 2u * COPY_POOL_CACHE * a->nworkers);
+		uint32_t n = a->pool_plan[1].n;
 
 		a->copy_pool = rte_pktmbuf_pool_create("alt_mbufs_copy", n, COPY_POOL_CACHE, 0, (uint16_t)copy_room,
 						       (int)rte_socket_id());
 		if (a->copy_pool == NULL) {
 			fprintf(stderr, "altair: cannot create the net_af_packet mbuf pool (%u mbufs of %u bytes): %s\n",
 				n, copy_room, rte_strerror(rte_errno));
-			return -1;
+			return -ENOMEM;
 		}
 	}
 	return 0;
@@ -817,19 +834,38 @@ ring_new(const char *kind, unsigned id, unsigned count, unsigned flags, int sock
 	return rte_ring_create(name, rte_align32pow2(count + 1), socket, flags);
 }
 
+/* The reassembler of each worker. */
+static void
+reasm_params(const struct alt_dp_conf *c, struct alt_net_reasm_params *rp)
+{
+	memset(rp, 0, sizeof(*rp));
+	rp->max_datagrams = c->reasm_datagrams;
+	rp->max_frags = 128;
+	rp->max_bytes = (uint64_t)c->reasm_mb << 20;
+	rp->timeout_ns = (uint64_t)c->reasm_timeout_ms * 1000000ULL;
+}
+
+/* A --dags line buffer: a full-detail line needs ~300 bytes per span. */
+static size_t
+line_bytes(const struct alt_dp_conf *c)
+{
+	return OUT_BLOCK_BYTES + (size_t)c->max_nodes_per_trace * 320;
+}
+
 static int
 worker_setup(struct worker *w, unsigned id, unsigned lcore)
 {
 	const struct alt_dp_conf *c = g_app.conf;
 	int socket = (int)rte_lcore_to_socket_id(lcore);
-	struct alt_pipe_alloc alloc = { sock_alloc, sock_free, (void *)(intptr_t)socket };
+	struct alt_pipe_alloc alloc = { sock_alloc, sock_free, &w->alloc };
 	struct alt_pipe_hooks hooks = { w, hook_trace_closed, hook_epoch_done, hook_stats_get, hook_steer };
 	struct alt_pipe_cfg pc;
-	unsigned nepochs = 6;
+	unsigned nepochs = EPOCH_OBJS_PER_WORKER;
 
 	w->id = id;
 	w->lcore = lcore;
 	w->socket = socket;
+	w->alloc.socket = socket;
 	alt_net_cfg_default(&w->netcfg);
 	for (unsigned f = 0; f < ALT_FMT_COUNT; f++)
 		w->netcfg.port[f] = c->udp_port[f];
@@ -842,25 +878,22 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 	pc.want_critical_path = g_app.want_dags;     /* only --dags lines show it */
 	w->pipe = alt_pipe_create(&pc, &alloc, &hooks);
 	if (w->pipe == NULL) {
-		fprintf(stderr, "altair: worker %u: cannot allocate the pipeline on socket %d "
-			"(max-nodes %u, max-traces %u): raise -m / hugepages or lower [pools]\n",
-			id, socket, c->max_nodes, c->max_traces);
-		return -1;
+		fprintf(stderr, "altair: worker %u: cannot allocate the pipeline on socket %d: %zu bytes "
+			"allocated, then %zu more for its %s failed\n",
+			id, socket, w->alloc.bytes, w->alloc.failed, w->alloc.failed_what ? w->alloc.failed_what : "?");
+		return -ENOMEM;
 	}
-	struct alt_net_reasm_params rp = {
-		.max_datagrams = c->reasm_datagrams,
-		.max_frags = 128,
-		.max_bytes = (uint64_t)c->reasm_mb << 20,
-		.timeout_ns = (uint64_t)c->reasm_timeout_ms * 1000000ULL,
-	};
+	if (g_app.pipe_bytes == 0)
+		g_app.pipe_bytes = w->alloc.bytes;
+	struct alt_net_reasm_params rp;
+	reasm_params(c, &rp);
 	size_t rsz = alt_net_reasm_memsize(&rp);
 	void *rmem = rte_malloc_socket("reasm", rsz, RTE_CACHE_LINE_SIZE, socket);
 	if (rmem == NULL || (w->reasm = alt_net_reasm_init(rmem, &rp)) == NULL) {
 		fprintf(stderr, "altair: worker %u: cannot allocate reassembly (%zu bytes)\n", id, rsz);
-		return -1;
+		return -ENOMEM;
 	}
-	/* A full-detail line needs ~300 bytes per span. */
-	w->line_cap = OUT_BLOCK_BYTES + (size_t)c->max_nodes_per_trace * 320;
+	w->line_cap = line_bytes(c);
 	w->line = rte_malloc_socket("line", w->line_cap, RTE_CACHE_LINE_SIZE, socket);
 	w->out_ring = ring_new("out", id, c->out_blocks, RING_F_SP_ENQ | RING_F_SC_DEQ, socket);
 	w->free_blocks = ring_new("freeb", id, c->out_blocks, RING_F_SP_ENQ | RING_F_SC_DEQ, socket);
@@ -869,7 +902,7 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 	if (w->line == NULL || w->out_ring == NULL || w->free_blocks == NULL || w->epoch_ring == NULL ||
 	    w->free_epochs == NULL) {
 		fprintf(stderr, "altair: worker %u: cannot allocate rings: %s\n", id, rte_strerror(rte_errno));
-		return -1;
+		return -ENOMEM;
 	}
 	if (g_app.want_dags) {
 		for (unsigned i = 0; i < c->out_blocks; i++) {
@@ -877,7 +910,7 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 			if (b == NULL) {
 				fprintf(stderr, "altair: worker %u: cannot allocate output blocks (%u x 64 KiB): "
 					"lower [pools] out-blocks\n", id, c->out_blocks);
-				return -1;
+				return -ENOMEM;
 			}
 			rte_ring_sp_enqueue(w->free_blocks, b);
 		}
@@ -886,14 +919,14 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 		w->steer_free = ring_new("stfree", id, STEER_BUFS, RING_F_SC_DEQ, socket);
 		if (w->steer_free == NULL) {
 			fprintf(stderr, "altair: worker %u: cannot allocate the steering ring\n", id);
-			return -1;
+			return -ENOMEM;
 		}
 		for (unsigned i = 0; i < STEER_BUFS; i++) {
 			struct steer_buf *b = rte_malloc_socket("steer", sizeof(*b), RTE_CACHE_LINE_SIZE, socket);
 			if (b == NULL) {
 				fprintf(stderr, "altair: worker %u: cannot allocate steering buffers (%u x %u KiB)\n",
 					id, STEER_BUFS, STEER_BUF_BYTES / 1024);
-				return -1;
+				return -ENOMEM;
 			}
 			rte_ring_mp_enqueue(w->steer_free, b);
 		}
@@ -905,19 +938,94 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 			w->steer_in[s] = rte_ring_create(name, STEER_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 			if (w->steer_in[s] == NULL) {
 				fprintf(stderr, "altair: worker %u: cannot create steering ring %s\n", id, name);
-				return -1;
+				return -ENOMEM;
 			}
 		}
 	}
 	for (unsigned i = 0; i < nepochs; i++) {
 		struct epoch_obj *o = rte_zmalloc_socket("epoch", sizeof(*o), RTE_CACHE_LINE_SIZE, socket);
 		if (o == NULL || (o->st = alt_pipe_stats_new(w->pipe)) == NULL) {
-			fprintf(stderr, "altair: worker %u: cannot allocate epoch statistics\n", id);
-			return -1;
+			fprintf(stderr, "altair: worker %u: cannot allocate epoch statistics object %u of %u "
+				"(%zu bytes each)\n", id, i + 1, nepochs, alt_stats_memsize(&pc.stats));
+			return -ENOMEM;
 		}
 		rte_ring_sp_enqueue(w->free_epochs, o);
 	}
 	return 0;
+}
+
+/* ---- the start-up memory report ---- */
+
+struct mem_item {
+	const char *what;
+	uint64_t count;                 /* objects, all workers together */
+	size_t each;                    /* bytes each */
+	const char *settings;           /* what sizes it */
+};
+
+static double
+mib(uint64_t b)
+{
+	return (double)b / (1024.0 * 1024.0);
+}
+
+void
+alt_dp_mem_report(const struct alt_dp_app *a)
+{
+	const struct alt_dp_conf *c = a->conf;
+	const uint64_t nw = a->nworkers;
+	struct alt_net_reasm_params rp;
+	struct alt_pipe_cfg pc;
+	struct rte_malloc_socket_stats hs;
+	struct mem_item it[10];
+	unsigned n = 0;
+	uint64_t total = 0;
+	size_t pipe = a->pipe_bytes;
+
+	alt_dp_conf_pipe(c, &pc);
+	reasm_params(c, &rp);
+	const size_t st = alt_stats_memsize(&pc.stats) + sizeof(struct epoch_obj);
+	if (pipe == 0 && a->workers != NULL)    /* the first pipeline failed: what it had asked for */
+		pipe = a->workers[0].alloc.bytes + a->workers[0].alloc.failed;
+	for (unsigned p = 0; p < RTE_DIM(a->pool_plan); p++) {
+		if (a->pool_plan[p].n == 0)
+			continue;
+		struct rte_mempool_objsz sz;
+		uint32_t objsz = rte_mempool_calc_obj_size(sizeof(struct rte_mbuf) + a->pool_plan[p].room, 0, &sz);
+		it[n++] = (struct mem_item){ p == 0 ? "packet buffers" : "net_af_packet buffers", a->pool_plan[p].n,
+					     objsz, p == 0 ? "mbufs, mbuf-size" : "framesz, burst, mbuf-size" };
+	}
+	it[n++] = (struct mem_item){ "pipeline per worker", nw, pipe,
+				     "max-nodes, max-traces, max-nodes-per-trace, max-strings, closed-cache, max-sources" };
+	it[n++] = (struct mem_item){ "epoch statistics per worker", nw * EPOCH_OBJS_PER_WORKER, st,
+				     "stats-ops, stats-shapes" };
+	it[n++] = (struct mem_item){ "epoch statistics, control lcore", PREALLOC_PENDING_EPOCHS, st,
+				     "stats-ops, stats-shapes" };
+	it[n++] = (struct mem_item){ "reassembly per worker", nw, alt_net_reasm_memsize(&rp),
+				     "reasm-mb, reasm-datagrams" };
+	it[n++] = (struct mem_item){ "line buffer per worker", nw, line_bytes(c), "max-nodes-per-trace" };
+	if (a->want_dags)
+		it[n++] = (struct mem_item){ "output blocks per worker", nw * c->out_blocks, sizeof(struct out_block),
+					     "out-blocks (with --dags)" };
+	if (nw > 1)
+		it[n++] = (struct mem_item){ "steering buffers per worker", nw * STEER_BUFS, sizeof(struct steer_buf),
+					     "workers" };
+	fprintf(stderr, "altair: memory taken at start (DPDK heap, %" PRIu64 " worker%s):\n", nw, nw == 1 ? "" : "s");
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t b = it[i].count * it[i].each;
+		total += b;
+		fprintf(stderr, "  %-32s %8" PRIu64 " x %11zu = %12" PRIu64 " bytes (%8.1f MiB)  %s\n",
+			it[i].what, it[i].count, it[i].each, b, mib(b), it[i].settings);
+	}
+	fprintf(stderr, "  %-32s %36" PRIu64 " bytes (%8.1f MiB)\n", "total", total, mib(total));
+	/* EAL, the drivers and the rings take some tens of MiB besides */
+	const uint64_t want_mib = (uint64_t)(mib(total) + 64.0 + 63.0) / 64 * 64;
+	if (rte_malloc_get_socket_stats((int)rte_socket_id(), &hs) == 0)
+		fprintf(stderr, "altair: the DPDK heap on socket %u has %zu bytes (%.1f MiB), %zu free now; "
+			"give -m %" PRIu64 " or more (with --no-huge) or reserve that much in hugepages, "
+			"or lower the settings named\n",
+			rte_socket_id(), hs.heap_totalsz_bytes, mib(hs.heap_totalsz_bytes), hs.heap_freesz_bytes,
+			want_mib);
 }
 
 int
@@ -959,8 +1067,12 @@ alt_dp_run(struct alt_dp_conf *c)
 		return 1;
 
 	uint16_t nq = (uint16_t)(c->rx_queues ? c->rx_queues : want);
-	if (pools_create(a, nq) != 0)
+	rc = pools_create(a, nq);
+	if (rc != 0) {
+		if (rc == -ENOMEM)
+			alt_dp_mem_report(a);
 		return 1;
+	}
 	uint16_t port;
 	RTE_ETH_FOREACH_DEV(port) {
 		if (port >= nports)
@@ -995,8 +1107,12 @@ alt_dp_run(struct alt_dp_conf *c)
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		if (nw == want)
 			break;
-		if (worker_setup(&a->workers[nw], nw, lcore) != 0)
+		rc = worker_setup(&a->workers[nw], nw, lcore);
+		if (rc != 0) {
+			if (rc == -ENOMEM)
+				alt_dp_mem_report(a);
 			return 1;
+		}
 		nw++;
 	}
 	/* The k-th (port, queue) pair, ports in order, goes to worker
@@ -1020,8 +1136,13 @@ alt_dp_run(struct alt_dp_conf *c)
 				w->has_ts = true;
 		}
 	}
-	if (alt_dp_ctl_open(a) != 0)
+	rc = alt_dp_ctl_open(a);
+	if (rc != 0) {
+		if (rc == -ENOMEM)
+			alt_dp_mem_report(a);
 		return 1;
+	}
+	rc = 0;
 	alt_dp_telemetry_register(a);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

@@ -61,6 +61,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "jaeger_client_dropped_spans", t.jaeger_client_dropped);
 	rte_tel_data_add_dict_u64(d, "dag_lines", t.lines);
 	rte_tel_data_add_dict_u64(d, "dag_lines_dropped", t.lines_dropped);
+	rte_tel_data_add_dict_u64(d, "epochs_written", ctr_read(&g_app.epochs_written));
 	rte_tel_data_add_dict_u64(d, "epoch_lines", ctr_read(&g_app.epoch_lines));
 	return 0;
 }
@@ -144,7 +145,7 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_eth_stats_get(p, &st);
 		rte_tel_data_start_dict(c);
 		rte_tel_data_add_dict_u64(c, "rx_queues", g_app.port_nq[p]);
-		rte_tel_data_add_dict_u64(c, "rss", g_app.port_rss[p]);
+		rte_tel_data_add_dict_string(c, "rss", alt_dp_rss_name(g_app.port_rss[p]));
 		rte_tel_data_add_dict_u64(c, "ipackets", st.ipackets);
 		rte_tel_data_add_dict_u64(c, "ibytes", st.ibytes);
 		rte_tel_data_add_dict_u64(c, "imissed", st.imissed);
@@ -165,7 +166,8 @@ tel_epoch(const char *cmd, const char *params, struct rte_tel_data *d)
 	if (params != NULL && *params != '\0')
 		return -EINVAL;
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_u64(d, "epochs_written", ctr_read(&g_app.epoch_lines));
+	rte_tel_data_add_dict_u64(d, "epochs_written", ctr_read(&g_app.epochs_written));
+	rte_tel_data_add_dict_u64(d, "epoch_lines", ctr_read(&g_app.epoch_lines));
 	if (!alt_dp_last_epoch_read(&g_app, &e))
 		return 0;
 	rte_tel_data_add_dict_u64(d, "epoch", e.epoch);
