@@ -16,6 +16,7 @@
 
 #define ALT_DP_MAX_WORKERS 64
 #define ALT_DP_MAX_PORTS 16
+#define ALT_DP_MAX_BURST 512             /* largest --burst */
 
 enum alt_dp_rss {
 	ALT_DP_RSS_AUTO = 0,    /* ip-udp when a port has several queues and RSS */

@@ -52,7 +52,7 @@ static const struct opt opts[] = {
 	{ "mbufs", "ports", OPT_U32, OFF(mbufs), 1024, 16777216, "mbufs in the packet pool" },
 	{ "mbuf-size", "ports", OPT_U32, OFF(mbuf_size), 0, 65535,
 	  "bytes per packet buffer, 128 of headroom included (0 = auto: 2176; net_af_packet ports: what their framesz needs)" },
-	{ "burst", "ports", OPT_U16, OFF(burst), 1, 512, "RX burst size" },
+	{ "burst", "ports", OPT_U16, OFF(burst), 1, ALT_DP_MAX_BURST, "RX burst size" },
 	{ "promisc", "ports", OPT_BOOL, OFF(promisc), 0, 1, "promiscuous mode (a mirror port needs it)" },
 	{ "rss", "ports", OPT_RSS, OFF(rss), 0, 0,
 	  "auto|ip-udp|l4-src|off: l4-src hashes the UDP source port only, so ATR/1 TRACE_AFFINE frames reach their owner" },
@@ -180,7 +180,7 @@ parse_bool(const char *s, bool *b)
 	static const char *const yes[] = { "1", "yes", "true", "on" };
 	static const char *const no[] = { "0", "no", "false", "off" };
 
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < RTE_DIM(yes); i++) {
 		if (strcasecmp(s, yes[i]) == 0) {
 			*b = true;
 			return 0;

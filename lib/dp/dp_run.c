@@ -56,6 +56,21 @@ mono_ns(void)
 
 struct alt_dp_app g_app;
 
+RTE_LOG_REGISTER(alt_dp_logtype, altair, INFO);
+
+/* Worker loop timing and sizes. */
+#define STEER_POLL_BURST 32             /* steering frames taken per dequeue */
+#define OUT_FLUSH_MS 1                  /* a partly filled output block leaves within this */
+#define HOUSEKEEPING_NS 10000000ULL     /* reassembly timeouts and idle advance, every 10 ms */
+#define IDLE_SPINS_PER_YIELD 64         /* idle polls between two sched_yield */
+#define STATS_WAIT_MS 20                /* longest wait for a free epoch statistics object */
+/* Port setup. */
+#define TX_DESC 256                     /* the one TX queue ethdev wants; never used */
+/* Worker memory. */
+#define REASM_MAX_FRAGS 128             /* fragments per datagram (65,535 bytes at MTU 576) */
+#define LINE_BYTES_PER_SPAN 320         /* a --dag-detail full span takes ~300 bytes */
+#define AFFINE_PORT_BASE 0xC000u        /* TRACE_AFFINE source ports: base | fold16 (alt_base.h) */
+
 /* ---- allocation on the worker's NUMA socket ---- */
 
 static void *
@@ -102,7 +117,7 @@ block_flush(struct worker *w)
 		return;
 	/* The out ring holds every block there is, so this cannot fail. */
 	if (rte_ring_sp_enqueue(w->out_ring, w->cur_block) != 0) {
-		ctr_add(&w->lines_dropped, w->cur_block->lines);
+		ctr_add(&w->ctr.lines_dropped, w->cur_block->lines);
 		w->cur_block->len = 0;
 		w->cur_block->lines = 0;
 		return;
@@ -123,11 +138,11 @@ emit_line(struct worker *w, const char *line, size_t len)
 	if (len > room) {
 		size_t need = (len - room + OUT_BLOCK_BYTES - 1) / OUT_BLOCK_BYTES;
 		if (rte_ring_count(w->free_blocks) < need) {
-			ctr_add(&w->lines_dropped, 1);
+			ctr_add(&w->ctr.lines_dropped, 1);
 			return;
 		}
 	}
-	ctr_add(&w->lines, 1);
+	ctr_add(&w->ctr.lines, 1);
 	while (len > 0) {
 		if (b == NULL || b->len == OUT_BLOCK_BYTES) {
 			if (b != NULL)
@@ -161,11 +176,11 @@ hook_trace_closed(void *ctx, const struct alt_trace_view *v)
 		return;
 	len = alt_pipe_format_trace(v, full, w->line, w->line_cap);
 	if (len >= w->line_cap && full) {
-		ctr_add(&w->detail_truncated, 1);
+		ctr_add(&w->ctr.detail_truncated, 1);
 		len = alt_pipe_format_trace(v, false, w->line, w->line_cap);
 	}
 	if (len >= w->line_cap) {
-		ctr_add(&w->lines_dropped, 1);
+		ctr_add(&w->ctr.lines_dropped, 1);
 		return;
 	}
 	emit_line(w, w->line, len);
@@ -181,8 +196,8 @@ hook_stats_get(void *ctx)
 	 * ends epochs faster than it merges them): wait for one, bounded. */
 	for (uint64_t deadline = 0; rte_ring_sc_dequeue(w->free_epochs, &o) != 0;) {
 		if (deadline == 0) {
-			ctr_add(&w->epoch_waits, 1);
-			deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() / 50;   /* 20 ms */
+			ctr_add(&w->ctr.epoch_waits, 1);
+			deadline = rte_get_tsc_cycles() + rte_get_tsc_hz() / 1000 * STATS_WAIT_MS;
 		} else if (rte_get_tsc_cycles() > deadline) {
 			w->cur_epoch_obj = NULL;
 			return NULL;
@@ -207,7 +222,7 @@ hook_epoch_done(void *ctx, uint64_t epoch, struct alt_stats *st, uint64_t wall_n
 	w->cur_epoch_obj = NULL;
 	/* The epoch ring holds every object there is: cannot fail. */
 	if (rte_ring_sp_enqueue(w->epoch_ring, o) != 0)
-		ctr_add(&w->epochs_dropped, 1);
+		ctr_add(&w->ctr.epochs_dropped, 1);
 	/* release: the partial enqueued above is in the ring before a control
 	 * lcore that loads progress > epoch (acquire, poll_workers) drains it */
 	__atomic_store_n(&w->epoch_progress, epoch + 1, __ATOMIC_RELEASE);
@@ -243,18 +258,18 @@ steer_send(struct worker *w, unsigned owner)
 	}
 	for (uint64_t deadline = 0; rte_ring_sp_enqueue(ring, b) != 0;) {
 		if (deadline == 0) {
-			ctr_add(&w->steer_waits, 1);
+			ctr_add(&w->ctr.steer_waits, 1);
 			deadline = rte_get_tsc_cycles() + steer_wait_cycles();
 		} else if (rte_get_tsc_cycles() > deadline) {
 			rte_ring_mp_enqueue(w->steer_free, b);
-			ctr_add(&w->steer_ring_full, 1);
-			ctr_add(&w->steer_dropped, n);
+			ctr_add(&w->ctr.steer_ring_full, 1);
+			ctr_add(&w->ctr.steer_dropped, n);
 			return 0;
 		}
 		poll_steered(w);
 		sched_yield();  /* a control lcore sharing this CPU runs meanwhile */
 	}
-	ctr_add(&w->steer_out_frames, 1);
+	ctr_add(&w->ctr.steer_out_frames, 1);
 	return n;
 }
 
@@ -287,7 +302,7 @@ hook_steer(void *ctx, unsigned owner, const struct alt_record *const *recs, unsi
 			 * time (draining our own inbound rings), then count a drop. */
 			for (uint64_t deadline = 0; rte_ring_sc_dequeue(w->steer_free, &obj) != 0;) {
 				if (deadline == 0) {
-					ctr_add(&w->steer_waits, 1);
+					ctr_add(&w->ctr.steer_waits, 1);
 					deadline = rte_get_tsc_cycles() + steer_wait_cycles();
 				} else if (rte_get_tsc_cycles() > deadline) {
 					break;
@@ -296,7 +311,7 @@ hook_steer(void *ctx, unsigned owner, const struct alt_record *const *recs, unsi
 				sched_yield();
 			}
 			if (obj == NULL) {
-				ctr_add(&w->steer_no_buf, 1);
+				ctr_add(&w->ctr.steer_no_buf, 1);
 				break;
 			}
 			b = w->steer_stage[owner] = obj;
@@ -323,7 +338,7 @@ poll_steered(struct worker *w)
 
 	for (unsigned s = 0; s < g_app.nworkers; s++) {
 		struct rte_ring *r = w->steer_in[s];
-		void *objs[32];
+		void *objs[STEER_POLL_BURST];
 		unsigned n, left;
 		uint64_t prog;
 
@@ -337,7 +352,7 @@ poll_steered(struct worker *w)
 		prog = __atomic_load_n(&g_app.workers[s].progress, __ATOMIC_ACQUIRE);
 		left = rte_ring_count(r);
 		while (left > 0) {
-			n = rte_ring_sc_dequeue_burst(r, objs, left < 32 ? left : 32, NULL);
+			n = rte_ring_sc_dequeue_burst(r, objs, RTE_MIN(left, (unsigned)STEER_POLL_BURST), NULL);
 			if (n == 0)
 				break;
 			for (unsigned i = 0; i < n; i++) {
@@ -345,7 +360,7 @@ poll_steered(struct worker *w)
 				alt_pipe_feed_steered(w->pipe, b->data, b->len);
 				rte_ring_mp_enqueue(g_app.workers[b->src].steer_free, b);
 			}
-			ctr_add(&w->steer_in_frames, n);
+			ctr_add(&w->ctr.steer_in_frames, n);
 			total += n;
 			left -= n;
 		}
@@ -383,7 +398,7 @@ handle_fragment(struct worker *w, struct alt_net_pkt *pkt, uint64_t now)
 	if (o == ALT_NET_TRACING)
 		handle_payload(w, pkt, true);
 	else if (o == ALT_NET_FRAGMENT)
-		ctr_add(&w->dgram_nested_frag, 1);
+		ctr_add(&w->ctr.dgram_nested_frag, 1);
 }
 
 static void
@@ -411,7 +426,7 @@ process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		ctr_add(&w->rx_bytes, len);
+		ctr_add(&w->ctr.rx_bytes, len);
 		if (g_app.ts_off >= 0 && (m->ol_flags & g_app.ts_flag)) {
 			/* net_pcap: the capture timestamp, in microseconds */
 			uint64_t ts = *RTE_MBUF_DYNFIELD(m, g_app.ts_off, rte_mbuf_timestamp_t *) * 1000;
@@ -427,12 +442,12 @@ process_burst(struct worker *w, struct rte_mbuf **pkts, uint16_t n)
 			if (len > sizeof(w->linear))
 				len = sizeof(w->linear);
 			data = rte_pktmbuf_read(m, 0, (uint32_t)len, w->linear);
-			ctr_add(&w->multiseg, 1);
+			ctr_add(&w->ctr.multiseg, 1);
 		}
 		handle_frame(w, data, len, now);
 		rte_pktmbuf_free(m);
 	}
-	ctr_add(&w->rx_pkts, n);
+	ctr_add(&w->ctr.rx_pkts, n);
 }
 
 /* The arrival clock: the newest capture timestamp when the ports give
@@ -468,10 +483,10 @@ static int
 worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct rte_mbuf *pkts[512];
+	struct rte_mbuf *pkts[ALT_DP_MAX_BURST];
 	const uint16_t burst = g_app.conf->burst;
 	const uint64_t hz = rte_get_tsc_hz();
-	const uint64_t flush_tsc = hz / 1000;   /* output blocks leave within 1 ms */
+	const uint64_t flush_tsc = hz / 1000 * OUT_FLUSH_MS;
 	uint64_t last_expire = 0;
 
 	/* Wall time from the TSC: no system call in the poll loop. */
@@ -506,9 +521,9 @@ worker_main(void *arg)
 		}
 		if (got > 0) {
 			alt_pipe_advance(w->pipe);
-			ctr_add(&w->busy_tsc, rte_get_tsc_cycles() - t0);
+			ctr_add(&w->ctr.busy_tsc, rte_get_tsc_cycles() - t0);
 		}
-		if (w->now_ns - last_expire > 10000000ULL) {
+		if (w->now_ns - last_expire > HOUSEKEEPING_NS) {
 			/* quiet input: sources still go idle and traces still close */
 			alt_net_reasm_expire(w->reasm, w->now_ns);
 			if (got == 0)
@@ -519,10 +534,10 @@ worker_main(void *arg)
 			block_flush(w);
 		/* relaxed: a progress count for the --once idle check, it
 		 * publishes no other data */
-		__atomic_store_n(&w->rx_seen, w->rx_pkts, __ATOMIC_RELAXED);
+		__atomic_store_n(&w->rx_seen, w->ctr.rx_pkts, __ATOMIC_RELAXED);
 		if (got == 0) {
 			/* Idle: let a control lcore that shares this CPU run. */
-			if (++w->idle_loops >= 64) {
+			if (++w->idle_loops >= IDLE_SPINS_PER_YIELD) {
 				w->idle_loops = 0;
 				sched_yield();
 			} else {
@@ -560,7 +575,7 @@ worker_main(void *arg)
 	}
 	alt_pipe_drain(w->pipe);
 	block_flush(w);
-	ctr_add(&w->busy_tsc, rte_get_tsc_cycles() - t0);
+	ctr_add(&w->ctr.busy_tsc, rte_get_tsc_cycles() - t0);
 	/* release: pairs with the control lcore's acquire load of done; the
 	 * last blocks, epochs and every counter are written before it */
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
@@ -585,7 +600,7 @@ set_reta(uint16_t port, uint16_t reta_size, uint16_t nq)
 	}
 	rc = rte_eth_dev_rss_reta_update(port, reta, reta_size);
 	if (rc != 0)
-		fprintf(stderr, "altair: port %u: RETA update failed: %s\n", port, strerror(-rc));
+		RTE_LOG(ERR, altair, "port %u: RETA update failed: %s\n", port, strerror(-rc));
 	return rc;
 }
 
@@ -678,26 +693,26 @@ pools_create(struct alt_dp_app *a, uint16_t nq)
 		uint32_t need = fsz - AFP_SLOT_HDR + RTE_PKTMBUF_HEADROOM;
 
 		if (fsz > AFP_MAX_FRAMESZ) {
-			fprintf(stderr, "altair: port %u (net_af_packet): framesz=%u needs %u-byte mbufs, "
+			RTE_LOG(ERR, altair, "port %u (net_af_packet): framesz=%u needs %u-byte mbufs, "
 				"but an mbuf holds at most %u: use blocksz=%u,framesz=%u\n",
 				port, fsz, need, UINT16_MAX, AFP_BATCH_BLOCKSZ, AFP_BATCH_FRAMESZ);
 			return -1;
 		}
 		if (fsz == 0 || bsz % fsz != 0) {
-			fprintf(stderr, "altair: port %u (net_af_packet): blocksz=%u is not a multiple of framesz=%u: "
+			RTE_LOG(ERR, altair, "port %u (net_af_packet): blocksz=%u is not a multiple of framesz=%u: "
 				"the driver would misread every frame after a block's first; "
 				"use blocksz=%u,framesz=%u\n",
 				port, bsz, fsz, AFP_BATCH_BLOCKSZ, AFP_BATCH_FRAMESZ);
 			return -1;
 		}
 		if (c->mbuf_size != 0 && c->mbuf_size < need) {
-			fprintf(stderr, "altair: port %u (net_af_packet): framesz=%u needs mbuf-size %u or more "
+			RTE_LOG(ERR, altair, "port %u (net_af_packet): framesz=%u needs mbuf-size %u or more "
 				"(--mbuf-size %u); leave mbuf-size at 0 to size it by framesz\n",
 				port, fsz, need, c->mbuf_size);
 			return -1;
 		}
 		if (fsz < AFP_FULL_BATCH_FRAMESZ)
-			fprintf(stderr, "altair: port %u (net_af_packet): framesz=%u: the kernel reassembles IP "
+			RTE_LOG(WARNING, altair, "port %u (net_af_packet): framesz=%u: the kernel reassembles IP "
 				"fragments for this driver, and a datagram over %u bytes is cut short "
 				"(malformed_truncated_l3); Jaeger batches reach 65,000 bytes: "
 				"add blocksz=%u,framesz=%u to the --vdev\n",
@@ -719,7 +734,7 @@ pools_create(struct alt_dp_app *a, uint16_t nq)
 		a->pool = rte_pktmbuf_pool_create("alt_mbufs", c->mbufs, POOL_CACHE, 0, (uint16_t)room,
 						  (int)rte_socket_id());
 		if (a->pool == NULL) {
-			fprintf(stderr, "altair: cannot create the mbuf pool (%u mbufs of %u bytes): %s\n",
+			RTE_LOG(ERR, altair, "cannot create the mbuf pool (%u mbufs of %u bytes): %s\n",
 				c->mbufs, room, rte_strerror(rte_errno));
 			return -ENOMEM;
 		}
@@ -730,7 +745,7 @@ pools_create(struct alt_dp_app *a, uint16_t nq)
 		a->copy_pool = rte_pktmbuf_pool_create("alt_mbufs_copy", n, COPY_POOL_CACHE, 0, (uint16_t)copy_room,
 						       (int)rte_socket_id());
 		if (a->copy_pool == NULL) {
-			fprintf(stderr, "altair: cannot create the net_af_packet mbuf pool (%u mbufs of %u bytes): %s\n",
+			RTE_LOG(ERR, altair, "cannot create the net_af_packet mbuf pool (%u mbufs of %u bytes): %s\n",
 				n, copy_room, rte_strerror(rte_errno));
 			return -ENOMEM;
 		}
@@ -743,13 +758,13 @@ port_setup(uint16_t port, uint16_t nq)
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf;
-	uint16_t nb_rxd = g_app.conf->rx_desc, nb_txd = 256;
+	uint16_t nb_rxd = g_app.conf->rx_desc, nb_txd = TX_DESC;
 	int rc;
 
 	memset(&conf, 0, sizeof(conf));
 	rc = rte_eth_dev_info_get(port, &info);
 	if (rc != 0) {
-		fprintf(stderr, "altair: port %u: cannot get device info: %s\n", port, strerror(-rc));
+		RTE_LOG(ERR, altair, "port %u: cannot get device info: %s\n", port, strerror(-rc));
 		return -1;
 	}
 	enum alt_dp_rss mode = g_app.conf->rss;
@@ -760,7 +775,7 @@ port_setup(uint16_t port, uint16_t nq)
 		const uint64_t want = RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_NONFRAG_IPV6_UDP |
 				      RTE_ETH_RSS_L4_SRC_ONLY;
 		if ((info.flow_type_rss_offloads & want) != want || info.reta_size == 0) {
-			fprintf(stderr, "altair: port %u (%s): no RSS on the UDP source port only; "
+			RTE_LOG(ERR, altair, "port %u (%s): no RSS on the UDP source port only; "
 				"use rss = ip-udp (software steering keeps traces whole)\n",
 				port, info.driver_name);
 			return -1;
@@ -797,27 +812,28 @@ port_setup(uint16_t port, uint16_t nq)
 	 * keeps each trace on its owner either way. */
 	rc = rte_eth_dev_configure(port, nq, 1, &conf);
 	if (rc != 0) {
-		fprintf(stderr, "altair: port %u: configure failed: %s\n", port, strerror(-rc));
+		RTE_LOG(ERR, altair, "port %u: configure failed: %s\n", port, strerror(-rc));
 		return -1;
 	}
 	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
 	for (uint16_t q = 0; q < nq; q++) {
 		rc = rte_eth_rx_queue_setup(port, q, nb_rxd, rte_eth_dev_socket_id(port), NULL, mp);
 		if (rc != 0) {
-			fprintf(stderr, "altair: port %u: RX queue %u setup failed: %s\n", port, q, strerror(-rc));
+			RTE_LOG(ERR, altair, "port %u: RX queue %u setup failed: %s\n", port, q, strerror(-rc));
 			return -1;
 		}
 	}
 	rc = rte_eth_tx_queue_setup(port, 0, nb_txd, rte_eth_dev_socket_id(port), NULL);
 	if (rc != 0) {
-		fprintf(stderr, "altair: port %u: TX queue setup failed: %s\n", port, strerror(-rc));
+		RTE_LOG(ERR, altair, "port %u: TX queue setup failed: %s\n", port, strerror(-rc));
 		return -1;
 	}
 	rc = rte_eth_dev_start(port);
 	if (rc != 0) {
-		fprintf(stderr, "altair: port %u: start failed: %s\n", port, strerror(-rc));
+		RTE_LOG(ERR, altair, "port %u: start failed: %s\n", port, strerror(-rc));
 		return -1;
 	}
+	g_app.port_started[port] = 1;
 	if (g_app.conf->promisc)
 		rte_eth_promiscuous_enable(port);
 	g_app.port_nq[port] = nq;
@@ -840,18 +856,104 @@ reasm_params(const struct alt_dp_conf *c, struct alt_net_reasm_params *rp)
 {
 	memset(rp, 0, sizeof(*rp));
 	rp->max_datagrams = c->reasm_datagrams;
-	rp->max_frags = 128;
+	rp->max_frags = REASM_MAX_FRAGS;
 	rp->max_bytes = (uint64_t)c->reasm_mb << 20;
 	rp->timeout_ns = (uint64_t)c->reasm_timeout_ms * 1000000ULL;
 }
 
-/* A --dags line buffer: a full-detail line needs ~300 bytes per span. */
+/* A --dags line buffer: a block, and room for every span of the largest
+ * trace in full detail. */
 static size_t
 line_bytes(const struct alt_dp_conf *c)
 {
-	return OUT_BLOCK_BYTES + (size_t)c->max_nodes_per_trace * 320;
+	return OUT_BLOCK_BYTES + (size_t)c->max_nodes_per_trace * LINE_BYTES_PER_SPAN;
 }
 
+/* Release a worker's output blocks (those with the control lcore were
+ * given back by alt_dp_ctl_finish) and its block rings. */
+static void
+worker_free_blocks(struct worker *w)
+{
+	void *b;
+
+	if (w->cur_block != NULL)
+		rte_free(w->cur_block);
+	w->cur_block = NULL;
+	while (w->out_ring != NULL && rte_ring_sc_dequeue(w->out_ring, &b) == 0)
+		rte_free(b);
+	while (w->free_blocks != NULL && rte_ring_sc_dequeue(w->free_blocks, &b) == 0)
+		rte_free(b);
+}
+
+static void
+epoch_obj_free(struct worker *w, struct epoch_obj *o)
+{
+	alt_pipe_stats_put(w->pipe, o->st);
+	rte_free(o);
+}
+
+/* Release a worker's epoch statistics objects: the one it fills, those
+ * on their way, the spares. */
+static void
+worker_free_epochs(struct worker *w)
+{
+	void *o;
+
+	if (w->cur_epoch_obj != NULL)
+		epoch_obj_free(w, w->cur_epoch_obj);
+	w->cur_epoch_obj = NULL;
+	while (w->epoch_ring != NULL && rte_ring_sc_dequeue(w->epoch_ring, &o) == 0)
+		epoch_obj_free(w, o);
+	while (w->free_epochs != NULL && rte_ring_sc_dequeue(w->free_epochs, &o) == 0)
+		epoch_obj_free(w, o);
+}
+
+/* Release a worker's steering rings and buffers: its inbound rings (the
+ * buffers in them belong to their senders, and go back to them first), the
+ * frames it was filling, its free ring with every buffer it owns. */
+static void
+worker_free_steering(struct worker *w)
+{
+	void *b;
+
+	for (unsigned s = 0; s < ALT_DP_MAX_WORKERS; s++) {
+		while (w->steer_in[s] != NULL && rte_ring_sc_dequeue(w->steer_in[s], &b) == 0) {
+			struct rte_ring *home = g_app.workers[((struct steer_buf *)b)->src].steer_free;
+			if (home != NULL)
+				rte_ring_mp_enqueue(home, b);
+			else
+				rte_free(b);    /* its sender is gone already */
+		}
+		rte_ring_free(w->steer_in[s]);
+		w->steer_in[s] = NULL;
+	}
+	for (unsigned o = 0; o < ALT_DP_MAX_WORKERS; o++) {
+		rte_free(w->steer_stage[o]);
+		w->steer_stage[o] = NULL;
+	}
+	while (w->steer_free != NULL && rte_ring_sc_dequeue(w->steer_free, &b) == 0)
+		rte_free(b);
+	rte_ring_free(w->steer_free);
+	w->steer_free = NULL;
+}
+
+static void
+worker_free_rings(struct worker *w)
+{
+	rte_ring_free(w->out_ring);
+	rte_ring_free(w->free_blocks);
+	rte_ring_free(w->epoch_ring);
+	rte_ring_free(w->free_epochs);
+	w->out_ring = w->free_blocks = w->epoch_ring = w->free_epochs = NULL;
+}
+
+/*
+ * Set a worker up on its lcore's socket: pipeline, reassembly, line
+ * buffer, rings, output blocks (with --dags), steering (with several
+ * workers), epoch statistics objects. Returns 0, or -ENOMEM after saying
+ * what could not be allocated; then nothing of the worker is left (the
+ * labels release in reverse order what was taken).
+ */
 static int
 worker_setup(struct worker *w, unsigned id, unsigned lcore)
 {
@@ -859,8 +961,10 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 	int socket = (int)rte_lcore_to_socket_id(lcore);
 	struct alt_pipe_alloc alloc = { sock_alloc, sock_free, &w->alloc };
 	struct alt_pipe_hooks hooks = { w, hook_trace_closed, hook_epoch_done, hook_stats_get, hook_steer };
+	struct alt_net_reasm_params rp;
 	struct alt_pipe_cfg pc;
-	unsigned nepochs = EPOCH_OBJS_PER_WORKER;
+	const unsigned nepochs = EPOCH_OBJS_PER_WORKER;
+	size_t rsz;
 
 	w->id = id;
 	w->lcore = lcore;
@@ -878,55 +982,55 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 	pc.want_critical_path = g_app.want_dags;     /* only --dags lines show it */
 	w->pipe = alt_pipe_create(&pc, &alloc, &hooks);
 	if (w->pipe == NULL) {
-		fprintf(stderr, "altair: worker %u: cannot allocate the pipeline on socket %d: %zu bytes "
+		RTE_LOG(ERR, altair, "worker %u: cannot allocate the pipeline on socket %d: %zu bytes "
 			"allocated, then %zu more for its %s failed\n",
 			id, socket, w->alloc.bytes, w->alloc.failed, w->alloc.failed_what ? w->alloc.failed_what : "?");
 		return -ENOMEM;
 	}
 	if (g_app.pipe_bytes == 0)
 		g_app.pipe_bytes = w->alloc.bytes;
-	struct alt_net_reasm_params rp;
 	reasm_params(c, &rp);
-	size_t rsz = alt_net_reasm_memsize(&rp);
-	void *rmem = rte_malloc_socket("reasm", rsz, RTE_CACHE_LINE_SIZE, socket);
-	if (rmem == NULL || (w->reasm = alt_net_reasm_init(rmem, &rp)) == NULL) {
-		fprintf(stderr, "altair: worker %u: cannot allocate reassembly (%zu bytes)\n", id, rsz);
-		return -ENOMEM;
+	rsz = alt_net_reasm_memsize(&rp);
+	w->reasm_mem = rte_malloc_socket("reasm", rsz, RTE_CACHE_LINE_SIZE, socket);
+	if (w->reasm_mem == NULL || (w->reasm = alt_net_reasm_init(w->reasm_mem, &rp)) == NULL) {
+		RTE_LOG(ERR, altair, "worker %u: cannot allocate reassembly (%zu bytes)\n", id, rsz);
+		goto free_reasm;
 	}
 	w->line_cap = line_bytes(c);
 	w->line = rte_malloc_socket("line", w->line_cap, RTE_CACHE_LINE_SIZE, socket);
+	if (w->line == NULL) {
+		RTE_LOG(ERR, altair, "worker %u: cannot allocate the line buffer (%zu bytes)\n", id, w->line_cap);
+		goto free_line;
+	}
 	w->out_ring = ring_new("out", id, c->out_blocks, RING_F_SP_ENQ | RING_F_SC_DEQ, socket);
 	w->free_blocks = ring_new("freeb", id, c->out_blocks, RING_F_SP_ENQ | RING_F_SC_DEQ, socket);
 	w->epoch_ring = ring_new("ep", id, nepochs, RING_F_SP_ENQ | RING_F_SC_DEQ, socket);
 	w->free_epochs = ring_new("freeep", id, nepochs, RING_F_SP_ENQ | RING_F_SC_DEQ, socket);
-	if (w->line == NULL || w->out_ring == NULL || w->free_blocks == NULL || w->epoch_ring == NULL ||
-	    w->free_epochs == NULL) {
-		fprintf(stderr, "altair: worker %u: cannot allocate rings: %s\n", id, rte_strerror(rte_errno));
-		return -ENOMEM;
+	if (w->out_ring == NULL || w->free_blocks == NULL || w->epoch_ring == NULL || w->free_epochs == NULL) {
+		RTE_LOG(ERR, altair, "worker %u: cannot allocate rings: %s\n", id, rte_strerror(rte_errno));
+		goto free_rings;
 	}
-	if (g_app.want_dags) {
-		for (unsigned i = 0; i < c->out_blocks; i++) {
-			struct out_block *b = rte_malloc_socket("outblk", sizeof(*b), RTE_CACHE_LINE_SIZE, socket);
-			if (b == NULL) {
-				fprintf(stderr, "altair: worker %u: cannot allocate output blocks (%u x 64 KiB): "
-					"lower [pools] out-blocks\n", id, c->out_blocks);
-				return -ENOMEM;
-			}
-			rte_ring_sp_enqueue(w->free_blocks, b);
+	for (unsigned i = 0; g_app.want_dags && i < c->out_blocks; i++) {
+		struct out_block *b = rte_malloc_socket("outblk", sizeof(*b), RTE_CACHE_LINE_SIZE, socket);
+		if (b == NULL) {
+			RTE_LOG(ERR, altair, "worker %u: cannot allocate output blocks (%u x %zu bytes): "
+				"lower [pools] out-blocks\n", id, c->out_blocks, sizeof(*b));
+			goto free_blocks;
 		}
+		rte_ring_sp_enqueue(w->free_blocks, b);
 	}
 	if (g_app.nworkers > 1) {
 		w->steer_free = ring_new("stfree", id, STEER_BUFS, RING_F_SC_DEQ, socket);
 		if (w->steer_free == NULL) {
-			fprintf(stderr, "altair: worker %u: cannot allocate the steering ring\n", id);
-			return -ENOMEM;
+			RTE_LOG(ERR, altair, "worker %u: cannot allocate the steering ring\n", id);
+			goto free_steering;
 		}
 		for (unsigned i = 0; i < STEER_BUFS; i++) {
 			struct steer_buf *b = rte_malloc_socket("steer", sizeof(*b), RTE_CACHE_LINE_SIZE, socket);
 			if (b == NULL) {
-				fprintf(stderr, "altair: worker %u: cannot allocate steering buffers (%u x %u KiB)\n",
-					id, STEER_BUFS, STEER_BUF_BYTES / 1024);
-				return -ENOMEM;
+				RTE_LOG(ERR, altair, "worker %u: cannot allocate steering buffers (%u x %zu bytes)\n",
+					id, STEER_BUFS, sizeof(*b));
+				goto free_steering;
 			}
 			rte_ring_mp_enqueue(w->steer_free, b);
 		}
@@ -937,21 +1041,59 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 			snprintf(name, sizeof(name), "alt_st_%u_%u", s, id);
 			w->steer_in[s] = rte_ring_create(name, STEER_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 			if (w->steer_in[s] == NULL) {
-				fprintf(stderr, "altair: worker %u: cannot create steering ring %s\n", id, name);
-				return -ENOMEM;
+				RTE_LOG(ERR, altair, "worker %u: cannot create steering ring %s\n", id, name);
+				goto free_steering;
 			}
 		}
 	}
 	for (unsigned i = 0; i < nepochs; i++) {
 		struct epoch_obj *o = rte_zmalloc_socket("epoch", sizeof(*o), RTE_CACHE_LINE_SIZE, socket);
 		if (o == NULL || (o->st = alt_pipe_stats_new(w->pipe)) == NULL) {
-			fprintf(stderr, "altair: worker %u: cannot allocate epoch statistics object %u of %u "
+			RTE_LOG(ERR, altair, "worker %u: cannot allocate epoch statistics object %u of %u "
 				"(%zu bytes each)\n", id, i + 1, nepochs, alt_stats_memsize(&pc.stats));
-			return -ENOMEM;
+			rte_free(o);
+			goto free_epochs;
 		}
 		rte_ring_sp_enqueue(w->free_epochs, o);
 	}
 	return 0;
+
+free_epochs:
+	worker_free_epochs(w);
+free_steering:
+	worker_free_steering(w);
+free_blocks:
+	worker_free_blocks(w);
+free_rings:
+	worker_free_rings(w);
+free_line:
+	rte_free(w->line);
+	w->line = NULL;
+free_reasm:
+	rte_free(w->reasm_mem);
+	w->reasm_mem = NULL;
+	w->reasm = NULL;
+	alt_pipe_destroy(w->pipe);
+	w->pipe = NULL;
+	return -ENOMEM;
+}
+
+/* Release everything worker_setup took, in the same order (after its
+ * lcore has returned, and before the ports' mbufs go). */
+static void
+worker_release(struct worker *w)
+{
+	worker_free_epochs(w);
+	worker_free_steering(w);
+	worker_free_blocks(w);
+	worker_free_rings(w);
+	rte_free(w->line);
+	w->line = NULL;
+	rte_free(w->reasm_mem);
+	w->reasm_mem = NULL;
+	w->reasm = NULL;
+	alt_pipe_destroy(w->pipe);
+	w->pipe = NULL;
 }
 
 /* ---- the start-up memory report ---- */
@@ -1010,41 +1152,51 @@ alt_dp_mem_report(const struct alt_dp_app *a)
 	if (nw > 1)
 		it[n++] = (struct mem_item){ "steering buffers per worker", nw * STEER_BUFS, sizeof(struct steer_buf),
 					     "workers" };
-	fprintf(stderr, "altair: memory taken at start (DPDK heap, %" PRIu64 " worker%s):\n", nw, nw == 1 ? "" : "s");
+	RTE_LOG(ERR, altair, "memory taken at start (DPDK heap, %" PRIu64 " worker%s):\n", nw, nw == 1 ? "" : "s");
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t b = it[i].count * it[i].each;
 		total += b;
-		fprintf(stderr, "  %-32s %8" PRIu64 " x %11zu = %12" PRIu64 " bytes (%8.1f MiB)  %s\n",
+		RTE_LOG(ERR, altair, "  %-32s %8" PRIu64 " x %11zu = %12" PRIu64 " bytes (%8.1f MiB)  %s\n",
 			it[i].what, it[i].count, it[i].each, b, mib(b), it[i].settings);
 	}
-	fprintf(stderr, "  %-32s %36" PRIu64 " bytes (%8.1f MiB)\n", "total", total, mib(total));
+	RTE_LOG(ERR, altair, "  %-32s %36" PRIu64 " bytes (%8.1f MiB)\n", "total", total, mib(total));
 	/* EAL, the drivers and the rings take some tens of MiB besides */
 	const uint64_t want_mib = (uint64_t)(mib(total) + 64.0 + 63.0) / 64 * 64;
 	if (rte_malloc_get_socket_stats((int)rte_socket_id(), &hs) == 0)
-		fprintf(stderr, "altair: the DPDK heap on socket %u has %zu bytes (%.1f MiB), %zu free now; "
+		RTE_LOG(ERR, altair, "the DPDK heap on socket %u has %zu bytes (%.1f MiB), %zu free now; "
 			"give -m %" PRIu64 " or more (with --no-huge) or reserve that much in hugepages, "
 			"or lower the settings named\n",
 			rte_socket_id(), hs.heap_totalsz_bytes, mib(hs.heap_totalsz_bytes), hs.heap_freesz_bytes,
 			want_mib);
 }
 
+/*
+ * Run the appliance: ports, workers, the control lcore until a signal or
+ * --once; then the report. Every way out goes through the labels at the
+ * end, which release, in reverse order, what was taken: the control
+ * lcore's sinks and epochs, the workers, the ports (stopped and closed),
+ * the packet pools, the owner table, the worker array. Returns the exit
+ * code: 0, or 1 on a start-up failure, an accounting mismatch or a write
+ * error.
+ */
 int
 alt_dp_run(struct alt_dp_conf *c)
 {
 	struct alt_dp_app *a = &g_app;
 	uint16_t nports = rte_eth_dev_count_avail();
 	unsigned lcore, nw = 0;
-	int rc = 1;
+	uint16_t port;
+	int rc;
 
 	a->conf = c;
 	a->want_dags = c->dags[0] != '\0';
 	a->ts_off = -1;
 	if (nports == 0) {
-		fprintf(stderr, "altair: no DPDK ports (add --vdev net_pcap0,rx_pcap=FILE, or bind a NIC)\n");
+		RTE_LOG(ERR, altair, "no DPDK ports (add --vdev net_pcap0,rx_pcap=FILE, or bind a NIC)\n");
 		return 1;
 	}
 	if (nports > ALT_DP_MAX_PORTS) {
-		fprintf(stderr, "altair: %u ports, at most %u are used\n", nports, ALT_DP_MAX_PORTS);
+		RTE_LOG(WARNING, altair, "%u ports, at most %u are used\n", nports, ALT_DP_MAX_PORTS);
 		nports = ALT_DP_MAX_PORTS;
 	}
 	a->nports = nports;
@@ -1053,32 +1205,35 @@ alt_dp_run(struct alt_dp_conf *c)
 	unsigned avail = rte_lcore_count() - 1;
 	unsigned want = c->workers ? c->workers : (avail ? avail : 1);
 	if (avail == 0) {
-		fprintf(stderr, "altair: one lcore only: give at least two (-l 0-1): one control, one worker\n");
+		RTE_LOG(ERR, altair, "one lcore only: give at least two (-l 0-1): one control, one worker\n");
 		return 1;
 	}
 	if (want > avail) {
-		fprintf(stderr, "altair: --workers %u but only %u worker lcores (-l gives %u lcores, one is control)\n",
+		RTE_LOG(ERR, altair, "--workers %u but only %u worker lcores (-l gives %u lcores, one is control)\n",
 			want, avail, avail + 1);
 		return 1;
 	}
 	a->nworkers = want;
 	a->workers = rte_zmalloc("workers", sizeof(struct worker) * want, RTE_CACHE_LINE_SIZE);
-	if (a->workers == NULL)
-		return 1;
-
-	uint16_t nq = (uint16_t)(c->rx_queues ? c->rx_queues : want);
-	rc = pools_create(a, nq);
-	if (rc != 0) {
-		if (rc == -ENOMEM)
-			alt_dp_mem_report(a);
+	if (a->workers == NULL) {
+		RTE_LOG(ERR, altair, "cannot allocate %u workers\n", want);
 		return 1;
 	}
-	uint16_t port;
+
+	rc = 1;
+	uint16_t nq = (uint16_t)(c->rx_queues ? c->rx_queues : want);
+	int err = pools_create(a, nq);
+	if (err != 0) {
+		if (err == -ENOMEM)
+			alt_dp_mem_report(a);
+		goto free_pools;
+	}
 	RTE_ETH_FOREACH_DEV(port) {
 		if (port >= nports)
 			break;
+		a->ports_open = port + 1;       /* configured from here on, to close */
 		if (port_setup(port, nq) != 0)
-			return 1;
+			goto stop_ports;
 	}
 	/* steer-by l4-src: a trace's owner is the worker that receives its
 	 * ATR/1 TRACE_AFFINE frames when queues are chosen by the UDP source
@@ -1088,7 +1243,7 @@ alt_dp_run(struct alt_dp_conf *c)
 	 * split capture), the q-th port. Queue/port k is polled by worker
 	 * k % workers (see below), so the owner is q % workers. */
 	if (c->steer_by == ALT_DP_STEER_L4_SRC) {
-		uint16_t reta = 512, queues = 0;
+		uint16_t reta = RTE_ETH_RSS_RETA_SIZE_512, queues = 0;
 		RTE_ETH_FOREACH_DEV(port) {
 			if (port >= nports)
 				break;
@@ -1099,19 +1254,19 @@ alt_dp_run(struct alt_dp_conf *c)
 			queues = a->port_nq[0];
 		}
 		a->owner_table = rte_malloc("owners", sizeof(uint16_t) * ALT_PIPE_OWNER_TABLE, 0);
-		if (a->owner_table == NULL)
-			return 1;
+		if (a->owner_table == NULL) {
+			RTE_LOG(ERR, altair, "cannot allocate the trace owner table\n");
+			goto stop_ports;
+		}
 		for (uint32_t x = 0; x < ALT_PIPE_OWNER_TABLE; x++)
-			a->owner_table[x] = (uint16_t)(alt_rss_l4src_queue((uint16_t)(0xC000u | x), reta, queues) % want);
+			a->owner_table[x] = (uint16_t)(alt_rss_l4src_queue((uint16_t)(AFFINE_PORT_BASE | x), reta, queues) % want);
 	}
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		if (nw == want)
 			break;
-		rc = worker_setup(&a->workers[nw], nw, lcore);
-		if (rc != 0) {
-			if (rc == -ENOMEM)
-				alt_dp_mem_report(a);
-			return 1;
+		if (worker_setup(&a->workers[nw], nw, lcore) != 0) {
+			alt_dp_mem_report(a);
+			goto release_workers;
 		}
 		nw++;
 	}
@@ -1125,9 +1280,9 @@ alt_dp_run(struct alt_dp_conf *c)
 		for (uint16_t q = 0; q < a->port_nq[port]; q++, k++) {
 			struct worker *w = &a->workers[k % want];
 			if (w->nq >= RTE_DIM(w->q)) {
-				fprintf(stderr, "altair: worker %u would poll more than %zu queues: "
+				RTE_LOG(ERR, altair, "worker %u would poll more than %zu queues: "
 					"lower rx-queues or add workers\n", w->id, RTE_DIM(w->q));
-				return 1;
+				goto release_workers;
 			}
 			w->q[w->nq].port = port;
 			w->q[w->nq].queue = q;
@@ -1136,14 +1291,14 @@ alt_dp_run(struct alt_dp_conf *c)
 				w->has_ts = true;
 		}
 	}
-	rc = alt_dp_ctl_open(a);
-	if (rc != 0) {
-		if (rc == -ENOMEM)
+	err = alt_dp_ctl_open(a);
+	if (err != 0) {
+		if (err == -ENOMEM)
 			alt_dp_mem_report(a);
-		return 1;
+		goto close_ctl;
 	}
-	rc = 0;
-	alt_dp_telemetry_register(a);
+	if (alt_dp_telemetry_register(a) != 0)
+		goto close_ctl;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	a->start_ns = mono_ns();
@@ -1157,8 +1312,29 @@ alt_dp_run(struct alt_dp_conf *c)
 		if (port >= nports)
 			break;
 		rte_eth_stats_get(port, &a->port_stats[port]);
-		rte_eth_dev_stop(port);
 	}
 	rc = alt_dp_ctl_report(a) != 0 ? 1 : rc;
+	alt_dp_telemetry_stop(a);
+
+close_ctl:
+	alt_dp_ctl_close(a);
+release_workers:
+	for (unsigned i = nw; i > 0; i--)
+		worker_release(&a->workers[i - 1]);
+stop_ports:
+	for (uint16_t p = a->ports_open; p > 0; p--) {
+		if (a->port_started[p - 1] && rte_eth_dev_stop(p - 1) != 0)
+			RTE_LOG(WARNING, altair, "port %u: stop failed\n", p - 1);
+		rte_eth_dev_close(p - 1);
+	}
+	rte_free(a->owner_table);
+	a->owner_table = NULL;
+free_pools:
+	rte_mempool_free(a->copy_pool);
+	rte_mempool_free(a->pool);
+	a->copy_pool = a->pool = NULL;
+	rte_free(a->workers);
+	a->workers = NULL;
+	a->nworkers = 0;
 	return rc;
 }

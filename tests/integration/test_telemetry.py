@@ -78,6 +78,12 @@ def main(argv):
                       stats["records_decoded"], stats)
             w = query(prefix, "/altair/workers")
             check("workers", w["worker0"]["rx_packets"] == packets and w["worker0"]["rx_queues"] == 1, w)
+            # every per-worker counter (DP_WORKER_COUNTERS) is answered by name
+            names = {"rx_packets", "rx_bytes", "multiseg_frames", "nested_fragments", "dag_lines",
+                     "dag_lines_dropped", "detail_truncated", "epochs_dropped", "epoch_waits", "busy_tsc",
+                     "steer_frames_out", "steer_frames_in", "steer_waits", "steer_dropped_records",
+                     "steer_ring_full", "steer_no_buffer", "records_decoded", "busy_us", "watermark_ns"}
+            check("workers: every counter", names <= w["worker0"].keys(), sorted(names - w["worker0"].keys()))
             m = query(prefix, "/altair/memory")
             check("memory", m["worker0"]["nodes_capacity"] == 65536 and m["worker0"]["pipeline_bytes"] > 0, m)
             pt = query(prefix, "/altair/ports")
@@ -135,6 +141,14 @@ def main(argv):
                 "give -m"]
         check("memory: the report when pools do not fit -m", p.returncode == 1 and all(x in p.stderr for x in need),
               p.stderr[-2500:])
+        # Run-time messages go through the "altair" log type: --log-level
+        # altair:emerg silences them (the exit status still tells).
+        p = subprocess.run([altair, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", prefix + "m",
+                            "--log-level", "lib.eal:error", "--log-level", "altair:emerg", "--vdev",
+                            f"net_pcap0,rx_pcap={pcap}", "--", "--once", "--quiet"],
+                           capture_output=True, text=True, timeout=60)
+        check("log: messages under the altair log type", p.returncode == 1 and "memory taken" not in p.stderr,
+              p.stderr[-1000:])
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
