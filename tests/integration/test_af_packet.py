@@ -45,6 +45,7 @@ PEER_IP, SINK_IP, SINK_MAC = "10.231.0.1", "10.231.0.2", "02:00:0a:e7:00:02"
 passed = failed = 0
 ns_made = False
 procs = []
+prefixes = []                   # EAL runtime directories to remove
 
 
 def check(name, ok, detail=""):
@@ -73,6 +74,8 @@ def cleanup():
     if ns_made:
         subprocess.run(["ip", "netns", "del", NS], capture_output=True)
         ns_made = False
+    for prefix in prefixes:
+        shutil.rmtree(f"/var/run/dpdk/{prefix}", ignore_errors=True)
 
 
 def on_signal(sig, frame):
@@ -100,6 +103,7 @@ def link_tx(dev):
 
 def start_altair(altair, d, tag):
     prefix = f"afp{os.getpid()}{tag}"
+    prefixes.append(prefix)
     out = {k: os.path.join(d, f"{tag}-{k}") for k in ("dags", "summary", "stdout", "stderr")}
     p = subprocess.Popen(["ip", "netns", "exec", NS, altair, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci",
                           "--file-prefix", prefix, "--log-level", "lib.eal:error", "--vdev", VDEV, "--",
@@ -178,6 +182,8 @@ def summary_checks(name, s, rc):
 def ring_settings(altair, d):
     """A ring the driver would misread is refused before the port starts; a
     framesz too small for full batches is named with the fix."""
+    prefixes.append(f"afp{os.getpid()}ring")
+
     def run(vdev):
         return subprocess.run(["ip", "netns", "exec", NS, altair, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci",
                                "--file-prefix", f"afp{os.getpid()}ring", "--log-level", "lib.eal:error",

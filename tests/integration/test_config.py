@@ -5,6 +5,7 @@ bad files, keys, values, options, contradictions and output files that
 cannot be written are refused naming the culprit, with exit status 2 and,
 for a run, before EAL starts."""
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -125,5 +126,6 @@ with tempfile.TemporaryDirectory() as d:
     p = run("--config", ini("[pipeline]\ngap-ms = 500\n"))
     check("file overrides default", "gap-ms = 500" in p.stdout, p.stdout)
 
+shutil.rmtree(f"/var/run/dpdk/cfg{os.getpid()}", ignore_errors=True)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -149,6 +149,8 @@ def main(argv):
                            capture_output=True, text=True, timeout=60)
         check("log: messages under the altair log type", p.returncode == 1 and "memory taken" not in p.stderr,
               p.stderr[-1000:])
+    for p in (prefix, prefix + "p", prefix + "m"):
+        shutil.rmtree(f"/var/run/dpdk/{p}", ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
