@@ -11,7 +11,7 @@ out=out/demo
 mkdir -p "$out"
 build/app/altair-gen/altair-gen --format atr --traces 5000 --rate 20000 --anomaly-rate 0.05 \
 	--seed 42 --out "$out/traffic.pcap" --truth "$out/truth.jsonl"
-build/app/altair/altair -l 0-1 --no-huge -m 512 --no-pci --file-prefix altair-demo \
+build/app/altair/altair -l 0-1 --no-huge -m 1024 --no-pci --file-prefix altair-demo \
 	--log-level lib.eal:error --vdev "net_pcap0,rx_pcap=$out/traffic.pcap" -- \
 	--once --dag-detail full --dags "$out/dags.jsonl" --epochs "$out/epochs.jsonl" \
 	--summary "$out/summary.json" --max-nodes 262144 --max-traces 65536

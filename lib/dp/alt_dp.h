@@ -16,6 +16,7 @@
 
 #define ALT_DP_MAX_WORKERS 64
 #define ALT_DP_MAX_PORTS 16
+#define ALT_DP_MAX_BURST 512             /* largest --burst */
 
 enum alt_dp_rss {
 	ALT_DP_RSS_AUTO = 0,    /* ip-udp when a port has several queues and RSS */
@@ -42,6 +43,7 @@ struct alt_dp_conf {
 	uint16_t rx_queues;             /* per port; 0 = one per worker */
 	uint16_t rx_desc;
 	uint32_t mbufs;
+	uint32_t mbuf_size;             /* data room per mbuf, headroom included; 0 = by driver */
 	uint16_t burst;
 	bool promisc;
 	enum alt_dp_rss rss;
@@ -67,6 +69,10 @@ struct alt_dp_conf {
 	uint32_t out_blocks;            /* output blocks per worker */
 	uint32_t stats_ops, stats_shapes;
 	bool quiet;
+	uint32_t progress_ms;           /* progress line period on stdout; 0 = none */
+	/* settings given by a file or an option (bit i: entry i of the
+	 * settings table in dp_conf.c), for the contradiction checks */
+	uint64_t given;
 };
 
 void alt_dp_conf_default(struct alt_dp_conf *c);
@@ -74,7 +80,9 @@ void alt_dp_conf_default(struct alt_dp_conf *c);
  * or --version was printed, or -1 after printing an error naming the bad
  * option or value. */
 int alt_dp_conf_parse(struct alt_dp_conf *c, int argc, char **argv, const char *prog);
-/* Cross-checks between settings; -1 after printing what conflicts. */
+/* Cross-checks between settings, and whether every output file can be
+ * opened for writing (nothing is created or truncated); -1 after printing
+ * what conflicts or which output cannot be written. */
 int alt_dp_conf_check(const struct alt_dp_conf *c, const char *prog);
 /* Apply an INI file (rte_cfgfile). Returns 0 or -1 after printing an error
  * naming the file, section and key. */

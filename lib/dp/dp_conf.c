@@ -4,12 +4,15 @@
  * error names the option (or file/section/key) and the bad value.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <rte_cfgfile.h>
 #include <rte_common.h>
@@ -47,7 +50,9 @@ static const struct opt opts[] = {
 	{ "rx-queues", "ports", OPT_U16, OFF(rx_queues), 0, 64, "RX queues per port (0 = one per worker)" },
 	{ "rx-desc", "ports", OPT_U16, OFF(rx_desc), 64, 16384, "RX descriptors per queue" },
 	{ "mbufs", "ports", OPT_U32, OFF(mbufs), 1024, 16777216, "mbufs in the packet pool" },
-	{ "burst", "ports", OPT_U16, OFF(burst), 1, 512, "RX burst size" },
+	{ "mbuf-size", "ports", OPT_U32, OFF(mbuf_size), 0, 65535,
+	  "bytes per packet buffer, 128 of headroom included (0 = auto: 2176; net_af_packet ports: what their framesz needs)" },
+	{ "burst", "ports", OPT_U16, OFF(burst), 1, ALT_DP_MAX_BURST, "RX burst size" },
 	{ "promisc", "ports", OPT_BOOL, OFF(promisc), 0, 1, "promiscuous mode (a mirror port needs it)" },
 	{ "rss", "ports", OPT_RSS, OFF(rss), 0, 0,
 	  "auto|ip-udp|l4-src|off: l4-src hashes the UDP source port only, so ATR/1 TRACE_AFFINE frames reach their owner" },
@@ -94,9 +99,21 @@ static const struct opt opts[] = {
 	{ "shape-text", "outputs", OPT_BOOL, OFF(shape_text), 0, 1, "add the canonical shape text to each trace" },
 	{ "once", "run", OPT_BOOL, OFF(once), 0, 1, "stop when every port was idle for --idle-exit-ms" },
 	{ "idle-exit-ms", "run", OPT_U32, OFF(idle_exit_ms), 1, 86400000, "idle time that ends a --once run" },
-	{ "quiet", "run", OPT_BOOL, OFF(quiet), 0, 1, "no summary on stdout" },
+	{ "quiet", "run", OPT_BOOL, OFF(quiet), 0, 1, "no progress lines and no summary on stdout" },
+	{ "progress-ms", "run", OPT_U32, OFF(progress_ms), 0, 86400000,
+	  "a progress line (packets, records, traces closed, drops) on stdout this often while running (0 = none)" },
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+_Static_assert(N_OPTS <= 64, "struct alt_dp_conf.given has a bit per setting");
+
+static uint64_t
+opt_bit(const struct opt *o)
+{
+	return 1ULL << (o - opts);
+}
+
+static bool
+opt_given(const struct alt_dp_conf *c, const char *name);
 
 void
 alt_dp_conf_default(struct alt_dp_conf *c)
@@ -139,6 +156,7 @@ alt_dp_conf_default(struct alt_dp_conf *c)
 	c->stats_shapes = 512;
 	c->detail = ALT_DP_DETAIL_SUMMARY;
 	c->idle_exit_ms = 1000;
+	c->progress_ms = 5000;
 }
 
 static int
@@ -162,7 +180,7 @@ parse_bool(const char *s, bool *b)
 	static const char *const yes[] = { "1", "yes", "true", "on" };
 	static const char *const no[] = { "0", "no", "false", "off" };
 
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < RTE_DIM(yes); i++) {
 		if (strcasecmp(s, yes[i]) == 0) {
 			*b = true;
 			return 0;
@@ -221,9 +239,21 @@ parse_ports(struct alt_dp_conf *c, const char *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* Set one option from text. Returns 0 or -1 with err filled. */
+static int opt_parse(struct alt_dp_conf *c, const struct opt *o, const char *val, char *err, size_t errlen);
+
+/* Set one option from text and remember that it was given. Returns 0 or
+ * -1 with err filled. */
 static int
 opt_set(struct alt_dp_conf *c, const struct opt *o, const char *val, char *err, size_t errlen)
+{
+	if (opt_parse(c, o, val, err, errlen) != 0)
+		return -1;
+	c->given |= opt_bit(o);
+	return 0;
+}
+
+static int
+opt_parse(struct alt_dp_conf *c, const struct opt *o, const char *val, char *err, size_t errlen)
 {
 	uint8_t *base = (uint8_t *)c;
 	uint64_t v;
@@ -341,7 +371,7 @@ usage(const char *prog)
 	       "  --check-config             print the effective configuration and exit (no EAL needed)\n"
 	       "  --help, --version\n\n"
 	       "Example (no NIC, no hugepages):\n"
-	       "  %s -l 0-1 --no-huge -m 512 --no-pci --file-prefix demo \\\n"
+	       "  %s -l 0-1 --no-huge -m 1024 --no-pci --file-prefix demo \\\n"
 	       "     --vdev net_pcap0,rx_pcap=traffic.pcap -- --once --dags dags.jsonl --epochs epochs.jsonl\n",
 	       prog);
 }
@@ -353,6 +383,14 @@ opt_find(const char *name)
 		if (strcmp(opts[i].name, name) == 0)
 			return &opts[i];
 	return NULL;
+}
+
+static bool
+opt_given(const struct alt_dp_conf *c, const char *name)
+{
+	const struct opt *o = opt_find(name);
+
+	return o != NULL && (c->given & opt_bit(o)) != 0;
 }
 
 /*
@@ -434,20 +472,107 @@ alt_dp_conf_parse(struct alt_dp_conf *c, int argc, char **argv, const char *prog
 			return -1;
 		}
 	}
-	if (c->rss == ALT_DP_RSS_L4_SRC)
+	if (c->rss == ALT_DP_RSS_L4_SRC && !opt_given(c, "steer-by"))
 		c->steer_by = ALT_DP_STEER_L4_SRC;
 	return alt_dp_conf_check(c, prog);
 }
 
-/* Cross-checks between settings (each alone was range-checked). */
+/* Whether an output file can be opened for writing, without creating or
+ * truncating it: an existing file is opened for writing and closed; for a
+ * new one, its directory must exist and be writable. Returns 0, or -1 with
+ * err filled. */
+static int
+output_writable(const char *path, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct alt_dp_conf *)0)->dags)];
+	struct stat st;
+	char *slash;
+	int fd;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "it is a directory");
+			return -1;
+		}
+		fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot open it for writing: %s", strerror(errno));
+			return -1;
+		}
+		close(fd);
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) != 0) {
+		snprintf(err, errlen, "directory '%s' %s", dir,
+			 errno == ENOENT ? "does not exist (create it, or give another path)" : strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "'%s' is not a directory", dir);
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "cannot create a file in '%s': %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Cross-checks between settings (each alone was range-checked), then the
+ * output files. */
 int
 alt_dp_conf_check(const struct alt_dp_conf *c, const char *prog)
 {
+	const struct {
+		const char *name;
+		const char *path;
+	} out[] = { { "dags", c->dags }, { "epochs", c->epochs }, { "summary", c->summary } };
+	char err[600];
+
+	if (c->mbuf_size != 0 && c->mbuf_size < 1152) {
+		fprintf(stderr, "%s: --mbuf-size %u is below 1152 (128 bytes of headroom and a 1024-byte frame); "
+			"0 chooses by driver\n", prog, c->mbuf_size);
+		return -1;
+	}
 	if (c->source_idle_min_ms > c->source_idle_max_ms) {
 		fprintf(stderr, "%s: --source-idle-min-ms %" PRIu64 " is above --source-idle-max-ms %" PRIu64
 			": the shortest idle timeout cannot exceed the longest\n",
 			prog, c->source_idle_min_ms, c->source_idle_max_ms);
 		return -1;
+	}
+	if (c->rss == ALT_DP_RSS_L4_SRC && c->steer_by == ALT_DP_STEER_HASH && opt_given(c, "steer-by")) {
+		fprintf(stderr, "%s: --rss l4-src and --steer-by hash contradict each other: with rss = l4-src "
+			"the owner of a trace is the queue its UDP source port hashes to (steer-by l4-src); "
+			"give one of them\n", prog);
+		return -1;
+	}
+	for (unsigned i = 0; i < RTE_DIM(out); i++) {
+		if (out[i].path[0] == '\0' || strcmp(out[i].path, "-") == 0)
+			continue;
+		struct stat st;
+		bool file = stat(out[i].path, &st) != 0 || S_ISREG(st.st_mode);   /* not /dev/null */
+		for (unsigned j = 0; j < i && file; j++)
+			if (strcmp(out[i].path, out[j].path) == 0) {
+				fprintf(stderr, "%s: --%s and --%s are the same file '%s': give each its own\n",
+					prog, out[j].name, out[i].name, out[i].path);
+				return -1;
+			}
+		if (output_writable(out[i].path, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: --%s '%s': %s\n", prog, out[i].name, out[i].path, err);
+			return -1;
+		}
 	}
 	return 0;
 }

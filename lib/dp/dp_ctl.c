@@ -11,9 +11,15 @@
 #include <unistd.h>
 
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_malloc.h>
 
 #include "dp_private.h"
+
+#define EPOCH_LINE_BYTES (4u << 20)  /* the longest --epochs line written */
+#define BLOCK_DRAIN_BURST 32           /* output blocks taken per dequeue */
+#define POLL_BUSY_US 100               /* control loop sleep after work */
+#define POLL_IDLE_US 1000              /* ... and after none */
 
 static FILE *
 open_sink(const char *path)
@@ -26,7 +32,7 @@ open_sink(const char *path)
 		return stdout;
 	f = fopen(path, "w");
 	if (f == NULL)
-		fprintf(stderr, "altair: cannot open '%s' for writing: %s\n", path, strerror(errno));
+		RTE_LOG(ERR, altair, "cannot open '%s' for writing: %s\n", path, strerror(errno));
 	else
 		setvbuf(f, NULL, _IOFBF, 1 << 20);
 	return f;
@@ -41,10 +47,12 @@ alt_dp_ctl_open(struct alt_dp_app *a)
 		return -1;
 	if (c->epochs[0] && (a->epochs = open_sink(c->epochs)) == NULL)
 		return -1;
-	a->epoch_line_cap = 4u << 20;
+	a->epoch_line_cap = EPOCH_LINE_BYTES;
 	a->epoch_line = malloc(a->epoch_line_cap);
-	if (a->epoch_line == NULL)
+	if (a->epoch_line == NULL) {
+		RTE_LOG(ERR, altair, "cannot allocate the epoch line buffer (%zu bytes)\n", a->epoch_line_cap);
 		return -1;
+	}
 	/* The first PREALLOC_PENDING_EPOCHS are allocated (and their pages
 	 * touched) now: one takes milliseconds, too long to make the workers
 	 * wait for their epoch objects. The rest of the table, needed only
@@ -52,17 +60,45 @@ alt_dp_ctl_open(struct alt_dp_app *a)
 	for (unsigned i = 0; i < PREALLOC_PENDING_EPOCHS; i++) {
 		a->pending[i].st = alt_pipe_stats_new(a->workers[0].pipe);
 		if (a->pending[i].st == NULL) {
-			fprintf(stderr, "altair: cannot allocate %u epoch statistics for the control lcore: "
-				"raise -m or lower [pools] stats-ops, stats-shapes\n", PREALLOC_PENDING_EPOCHS);
-			return -1;
+			RTE_LOG(ERR, altair, "cannot allocate epoch statistics object %u of %u for the control lcore\n",
+				i + 1, PREALLOC_PENDING_EPOCHS);
+			return -ENOMEM;
 		}
 	}
 	for (unsigned i = 0; i < a->nworkers; i++) {
 		a->workers[i].held = calloc(c->out_blocks, sizeof(struct out_block *));
-		if (a->workers[i].held == NULL)
+		if (a->workers[i].held == NULL) {
+			RTE_LOG(ERR, altair, "cannot allocate the control lcore's block list\n");
 			return -1;
+		}
 	}
 	return 0;
+}
+
+void
+alt_dp_ctl_close(struct alt_dp_app *a)
+{
+	if (a->dags != NULL && a->dags != stdout)
+		fclose(a->dags);
+	if (a->epochs != NULL && a->epochs != stdout)
+		fclose(a->epochs);
+	a->dags = a->epochs = NULL;
+	free(a->epoch_line);
+	a->epoch_line = NULL;
+	for (unsigned i = 0; i < MAX_PENDING_EPOCHS; i++) {
+		if (a->pending[i].st != NULL)
+			alt_pipe_stats_put(a->workers[0].pipe, a->pending[i].st);
+		a->pending[i].st = NULL;
+		a->pending[i].used = false;
+	}
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		struct worker *w = &a->workers[i];
+		for (uint32_t k = 0; k < w->n_held; k++)
+			rte_free(w->held[k]);
+		free(w->held);
+		w->held = NULL;
+		w->n_held = 0;
+	}
 }
 
 static void
@@ -91,7 +127,7 @@ write_block(struct alt_dp_app *a, struct worker *w, struct out_block *b)
 static unsigned
 drain_blocks(struct alt_dp_app *a, struct worker *w)
 {
-	void *objs[32];
+	void *objs[BLOCK_DRAIN_BURST];
 	unsigned n = rte_ring_sc_dequeue_burst(w->out_ring, objs, RTE_DIM(objs), NULL);
 
 	for (unsigned i = 0; i < n; i++) {
@@ -140,6 +176,7 @@ drain_blocks(struct alt_dp_app *a, struct worker *w)
  * epochs_forced).
  */
 #define UNFED_HOLD_NS 1000000000ULL
+#define EPOCH_DRAIN_BURST 8            /* epoch partials taken per dequeue */
 
 /* The pending entry of this epoch, a new one if there is a free slot, or
  * NULL when the table is full. */
@@ -255,6 +292,7 @@ write_epoch(struct alt_dp_app *a, struct pending_epoch *p)
 		fflush(a->epochs);
 	}
 	last_epoch_publish(a, p, delay);
+	ctr_add(&a->epochs_written, 1);
 	a->epoch_written = true;
 	a->last_epoch_written = p->epoch;
 	p->used = false;
@@ -294,7 +332,7 @@ flush_epochs(struct alt_dp_app *a, uint64_t min_progress)
 static unsigned
 drain_epochs(struct alt_dp_app *a, struct worker *w)
 {
-	void *objs[8];
+	void *objs[EPOCH_DRAIN_BURST];
 	unsigned n, total = 0;
 
 	/* Empty the ring: the protocol above needs every partial in it. */
@@ -354,16 +392,67 @@ poll_workers(struct alt_dp_app *a)
 	return n;
 }
 
+/* Where progress lines go: stdout, unless an output is written there. */
+static FILE *
+progress_stream(const struct alt_dp_conf *c)
+{
+	bool out_on_stdout = strcmp(c->dags, "-") == 0 || strcmp(c->epochs, "-") == 0 ||
+			     strcmp(c->summary, "-") == 0;
+	return out_on_stdout ? stderr : stdout;
+}
+
+/* One line of progress while running (--progress-ms): packets and their
+ * rate since the last line, records, traces closed, and what was dropped,
+ * by where: at the port (imissed, rx_nombuf), malformed frames and
+ * fragments, payloads rejected by a decoder, records, trace lines. */
+static void
+progress_print(struct alt_dp_app *a, uint64_t now, uint64_t *last_pkts, uint64_t *last_ns)
+{
+	struct alt_dp_totals t;
+	uint64_t malformed = 0, rejected = 0, records = 0, port = 0;
+
+	alt_dp_totals(a, &t);
+	for (unsigned o = 0; o < ALT_NET_OUTCOME_COUNT; o++)
+		if (alt_net_outcome_malformed(o))
+			malformed += t.net.outcome[o];
+	for (unsigned r = ALT_NET_REASM_DUPLICATE; r < ALT_NET_REASM_OUTCOME_COUNT; r++)
+		malformed += t.reasm.frags[r];
+	for (unsigned r = 1; r < ALT_WIRE_REASON_COUNT; r++)
+		rejected += t.pkt_wire[r] + t.dgram_wire[r];
+	for (unsigned i = 0; i < ALT_PIPE_REC_COUNT; i++)
+		if (strncmp(alt_pipe_rec_outcome_name(i), "dropped", 7) == 0)
+			records += t.pipe.records[i];
+	for (uint16_t p = 0; p < a->nports; p++) {
+		struct rte_eth_stats st;
+		if (rte_eth_stats_get(p, &st) == 0)
+			port += st.imissed + st.rx_nombuf;
+	}
+	double dt = (double)(now - *last_ns) / 1e9;
+	fprintf(progress_stream(a->conf),
+		"altair: %.1f s: %" PRIu64 " packets (%.0f/s), %" PRIu64 " records (%" PRIu64 " pending), %" PRIu64
+		" traces closed, dropped: %" PRIu64 " at the port, %" PRIu64 " malformed, %" PRIu64 " rejected, %"
+		PRIu64 " records, %" PRIu64 " trace lines\n",
+		(double)(now - a->start_ns) / 1e9, t.w.rx_pkts, dt > 0 ? (double)(t.w.rx_pkts - *last_pkts) / dt : 0.0,
+		t.pipe.records_decoded, t.pending, t.traces_closed, port, malformed, rejected, records, t.w.lines_dropped);
+	fflush(progress_stream(a->conf));
+	*last_pkts = t.w.rx_pkts;
+	*last_ns = now;
+}
+
 /*
  * Run until a signal, or with --once until every port was idle for
  * idle_exit_ms; then tell the workers to drain and keep emptying their
- * rings until every one is done.
+ * rings until every one is done. Every --progress-ms, unless --quiet, a
+ * progress line.
  */
 int
 alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 {
 	const struct alt_dp_conf *c = a->conf;
 	uint64_t last_rx = 0, last_change = alt_dp_mono_ns();
+	const uint64_t period = (uint64_t)c->progress_ms * 1000000ULL;
+	uint64_t next_progress = period != 0 && !c->quiet ? a->start_ns + period : UINT64_MAX;
+	uint64_t progress_pkts = 0, progress_ns = a->start_ns;
 	bool stopping = false;
 
 	for (;;) {
@@ -379,9 +468,13 @@ alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 				last_change = now;
 			}
 			bool idle = c->once && now - last_change >= (uint64_t)c->idle_exit_ms * 1000000ULL;
+			if (now >= next_progress) {
+				progress_print(a, now, &progress_pkts, &progress_ns);
+				next_progress = now + period;
+			}
 			if (*sig || idle) {
 				if (*sig && !c->quiet)
-					fprintf(stderr, "altair: signal %d: draining\n", (int)*sig);
+					RTE_LOG(NOTICE, altair, "signal %d: draining\n", (int)*sig);
 				stopping = true;
 				/* release: pairs with the worker's acquire load in
 				 * its loop condition */
@@ -401,7 +494,7 @@ alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 		/* The control lcore may share a CPU with a worker: when there was
 		 * nothing to do, sleep long enough not to keep preempting it
 		 * (1 ms keeps epoch delays far below their 10 ms budget). */
-		usleep(work ? 100 : 1000);
+		usleep(work ? POLL_BUSY_US : POLL_IDLE_US);
 	}
 	a->end_ns = alt_dp_mono_ns();
 	return 0;
@@ -434,9 +527,12 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		struct alt_pipe_mem_stats ms;
 		const struct alt_wire_ctx *wc = alt_pipe_wire_ctx(w->pipe);
 
-		t->rx_pkts += ctr_read(&w->rx_pkts);
-		t->rx_bytes += ctr_read(&w->rx_bytes);
-		t->multiseg += ctr_read(&w->multiseg);
+#define DP_CTR_SUM(field, name) t->w.field += ctr_read(&w->ctr.field);
+		DP_WORKER_COUNTERS(DP_CTR_SUM)
+#undef DP_CTR_SUM
+#define DP_PIPE_SUM(field, name) t->pipe.field += pc->field;
+		DP_PIPE_COUNTERS(DP_PIPE_SUM)
+#undef DP_PIPE_SUM
 		for (unsigned k = 0; k < ALT_NET_OUTCOME_COUNT; k++) {
 			t->net.outcome[k] += w->net.outcome[k];
 			t->dgram_net[k] += ctr_read(&w->dgram_net[k]);
@@ -446,8 +542,12 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		for (unsigned k = 0; k < ALT_WIRE_REASON_COUNT; k++) {
 			t->pkt_wire[k] += ctr_read(&w->pkt_wire[k]);
 			t->dgram_wire[k] += ctr_read(&w->dgram_wire[k]);
+			t->pipe.rejected[k] += pc->rejected[k];
 		}
-		t->dgram_nested_frag += ctr_read(&w->dgram_nested_frag);
+		for (unsigned k = 0; k < ALT_PIPE_REC_COUNT; k++)
+			t->pipe.records[k] += pc->records[k];
+		for (unsigned k = 0; k < ALT_CLOSED_COUNT; k++)
+			t->pipe.traces_closed[k] += pc->traces_closed[k];
 		alt_net_reasm_get_stats(w->reasm, &rs);
 		t->reasm.frags_in += rs.frags_in;
 		for (unsigned k = 0; k < ALT_NET_REASM_OUTCOME_COUNT; k++) {
@@ -456,52 +556,36 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		}
 		t->reasm.frags_pending += rs.frags_pending;
 		t->reasm.blocks_peak += rs.blocks_peak;
-		t->pipe.records_decoded += pc->records_decoded;
-		t->pipe.records_received += pc->records_received;
-		t->pipe.steer_frames += ctr_read(&w->steer_out_frames);
-		t->steer_ring_full += ctr_read(&w->steer_ring_full);
-		t->steer_waits += ctr_read(&w->steer_waits);
-		/* Frames dropped on a full ring after the pipe counted their
-		 * records as steered: they are drops, not transfers. */
-		t->pipe.records[ALT_PIPE_REC_STEERED] -= ctr_read(&w->steer_dropped);
-		t->pipe.records[ALT_PIPE_REC_DROPPED_STEER_FULL] += ctr_read(&w->steer_dropped);
-		t->steer_no_buf += ctr_read(&w->steer_no_buf);
-		for (unsigned k = 0; k < ALT_PIPE_REC_COUNT; k++)
-			t->pipe.records[k] += pc->records[k];
-		for (unsigned k = 0; k < 4; k++)
-			t->pipe.traces_closed[k] += pc->traces_closed[k];
-		for (unsigned k = 0; k < ALT_WIRE_REASON_COUNT; k++)
-			t->pipe.rejected[k] += pc->rejected[k];
-		t->pipe.late += pc->late;
-		t->pipe.traces_flagged += pc->traces_flagged;
-		t->pipe.traces_incomplete += pc->traces_incomplete;
-		t->pipe.late_fragments += pc->late_fragments;
-		t->pipe.pressure_closes += pc->pressure_closes;
-		t->pipe.reorder_pressure_flushes += pc->reorder_pressure_flushes;
-		t->pipe.reopened += pc->reopened;
-		t->pipe.parents_truncated += pc->parents_truncated;
-		t->pipe.names_truncated += pc->names_truncated;
-		t->pipe.foreign_refs += pc->foreign_refs;
-		t->pipe.epochs_lost += pc->epochs_lost;
-		t->pipe.dag_too_big += pc->dag_too_big;
 		t->pending += alt_pipe_pending(w->pipe);
 		t->atr_frames_lost += wc->atr_frames_lost;
 		t->jaeger_batches_lost += wc->jaeger_batches_lost;
 		t->jaeger_client_dropped += wc->jaeger_client_dropped_spans;
-		t->lines += ctr_read(&w->lines);
-		t->lines_dropped += ctr_read(&w->lines_dropped);
-		t->detail_truncated += ctr_read(&w->detail_truncated);
-		t->epochs_dropped += ctr_read(&w->epochs_dropped);
-		t->busy_tsc += ctr_read(&w->busy_tsc);
 		alt_pipe_mem_stats(w->pipe, &ms);
 		t->mem.total_bytes += ms.total_bytes;
 		t->mem.nodes_peak += ms.nodes_peak;
 		t->mem.traces_peak += ms.traces_peak;
 		t->mem.reorder_peak += ms.reorder_peak;
 	}
+	/* Frames given up on a full ring after the pipe counted their records
+	 * as steered: they are drops, not transfers. */
+	t->pipe.records[ALT_PIPE_REC_STEERED] -= t->w.steer_dropped;
+	t->pipe.records[ALT_PIPE_REC_DROPPED_STEER_FULL] += t->w.steer_dropped;
+	t->pipe.steer_frames = t->w.steer_out_frames;
+	for (unsigned k = 0; k < ALT_CLOSED_COUNT; k++)
+		t->traces_closed += t->pipe.traces_closed[k];
 }
 
 /* ---- the final report ---- */
+
+static uint64_t
+closed_sum(const struct alt_pipe_counters *pc)
+{
+	uint64_t n = 0;
+
+	for (unsigned k = 0; k < ALT_CLOSED_COUNT; k++)
+		n += pc->traces_closed[k];
+	return n;
+}
 
 struct kv {
 	char name[64];
@@ -608,7 +692,7 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 		snprintf(rec[nrec].name, sizeof(rec[nrec].name), "pending");
 		rec[nrec++].v = t->pending;
 	}
-	fprintf(f, "{\"packets\":{\"received\":%" PRIu64 ",\"by_outcome\":", t->rx_pkts);
+	fprintf(f, "{\"packets\":{\"received\":%" PRIu64 ",\"by_outcome\":", t->w.rx_pkts);
 	json_kvs(f, pk, npk);
 	fprintf(f, ",\"encapsulation\":{");
 	for (unsigned e = 0; e < ALT_NET_ENCAP_COUNT; e++)
@@ -624,10 +708,8 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 		t->pipe.late, t->pipe.parents_truncated, t->pipe.names_truncated, t->pipe.foreign_refs,
 		t->pipe.records[ALT_PIPE_REC_STEERED],
 		t->pipe.records_received, t->pipe.steer_frames);
-	fprintf(f, ",\"traces\":{\"closed\":%" PRIu64 ",\"by_closed_by\":{",
-		t->pipe.traces_closed[0] + t->pipe.traces_closed[1] + t->pipe.traces_closed[2] +
-			t->pipe.traces_closed[3]);
-	for (unsigned k = 0; k < 4; k++)
+	fprintf(f, ",\"traces\":{\"closed\":%" PRIu64 ",\"by_closed_by\":{", t->traces_closed);
+	for (unsigned k = 0; k < ALT_CLOSED_COUNT; k++)
 		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", alt_closed_by_name(k), t->pipe.traces_closed[k]);
 	fprintf(f, "},\"flagged\":%" PRIu64 ",\"incomplete\":%" PRIu64 ",\"late_fragments\":%" PRIu64
 		",\"reorder_pressure_flushes\":%" PRIu64 ",\"reopened\":%" PRIu64 "}",
@@ -637,21 +719,23 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 		",\"jaeger_client_dropped_spans\":%" PRIu64 "}",
 		t->atr_frames_lost, t->jaeger_batches_lost, t->jaeger_client_dropped);
 	fprintf(f, ",\"outputs\":{\"dag_lines\":%" PRIu64 ",\"dag_lines_dropped\":%" PRIu64
-		",\"dag_write_errors\":%" PRIu64 ",\"detail_truncated\":%" PRIu64 ",\"epoch_lines\":%" PRIu64
+		",\"dag_write_errors\":%" PRIu64 ",\"detail_truncated\":%" PRIu64 ",\"epochs_written\":%" PRIu64
+		",\"epoch_lines\":%" PRIu64
 		",\"epoch_write_errors\":%" PRIu64 ",\"epochs_lost\":%" PRIu64 ",\"epochs_forced\":%" PRIu64
 		",\"epoch_late_partials\":%" PRIu64 "}",
-		a->dag_lines_written, t->lines_dropped, a->dag_write_errors, t->detail_truncated, a->epoch_lines,
-		a->epoch_write_errors, t->pipe.epochs_lost + t->epochs_dropped,
+		a->dag_lines_written, t->w.lines_dropped, a->dag_write_errors, t->w.detail_truncated, a->epochs_written,
+		a->epoch_lines,
+		a->epoch_write_errors, t->pipe.epochs_lost + t->w.epochs_dropped,
 		a->epochs_forced, a->epoch_late_partials);
 	fprintf(f, ",\"steering\":{\"frames\":%" PRIu64 ",\"waits\":%" PRIu64 ",\"ring_full\":%" PRIu64
 		",\"no_buffer\":%" PRIu64 "}",
-		t->pipe.steer_frames, t->steer_waits, t->steer_ring_full, t->steer_no_buf);
+		t->pipe.steer_frames, t->w.steer_waits, t->w.steer_ring_full, t->w.steer_no_buf);
 	fprintf(f, ",\"ports\":[");
 	for (unsigned p = 0; p < a->nports; p++)
 		fprintf(f, "%s{\"port\":%u,\"rx_queues\":%u,\"rss\":\"%s\",\"ipackets\":%" PRIu64 ",\"imissed\":%" PRIu64
 			",\"ierrors\":%" PRIu64 ",\"rx_nombuf\":%" PRIu64 "}",
 			p ? "," : "", p, a->port_nq[p],
-			a->port_rss[p] == ALT_DP_RSS_L4_SRC ? "l4-src" : a->port_rss[p] == ALT_DP_RSS_IP_UDP ? "ip-udp" : "none",
+			alt_dp_rss_name(a->port_rss[p]),
 			a->port_stats[p].ipackets, a->port_stats[p].imissed, a->port_stats[p].ierrors,
 			a->port_stats[p].rx_nombuf);
 	fprintf(f, "],\"per_worker\":[");
@@ -661,10 +745,10 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 		fprintf(f, "%s{\"worker\":%u,\"lcore\":%u,\"rx_queues\":%u,\"rx_packets\":%" PRIu64
 			",\"records_decoded\":%" PRIu64 ",\"records_steered_out\":%" PRIu64
 			",\"records_steered_in\":%" PRIu64 ",\"traces_closed\":%" PRIu64 ",\"busy_s\":%.6f}",
-			i ? "," : "", i, w->lcore, w->nq, w->rx_pkts, pc->records_decoded,
-			pc->records[ALT_PIPE_REC_STEERED] - w->steer_dropped, pc->records_received,
-			pc->traces_closed[0] + pc->traces_closed[1] + pc->traces_closed[2] + pc->traces_closed[3],
-			(double)w->busy_tsc / (double)rte_get_tsc_hz());
+			i ? "," : "", i, w->lcore, w->nq, w->ctr.rx_pkts, pc->records_decoded,
+			pc->records[ALT_PIPE_REC_STEERED] - w->ctr.steer_dropped, pc->records_received,
+			closed_sum(pc),
+			(double)w->ctr.busy_tsc / (double)rte_get_tsc_hz());
 	}
 	fprintf(f, "],\"workers\":%u,\"memory\":{\"pipeline_bytes\":%zu,\"nodes_peak\":%u,\"traces_peak\":%u,"
 		"\"reorder_peak\":%u}",
@@ -727,7 +811,7 @@ alt_dp_ctl_report(struct alt_dp_app *a)
 	int rc = 0;
 
 	alt_dp_totals(a, &t);
-	busy_s = (double)t.busy_tsc / (double)rte_get_tsc_hz();
+	busy_s = (double)t.w.busy_tsc / (double)rte_get_tsc_hz();
 	npk = packet_outcomes(&t, pk, 128);
 	ndg = datagram_outcomes(&t, dg, 64);
 	for (unsigned i = 0; i < npk; i++)
@@ -738,7 +822,7 @@ alt_dp_ctl_report(struct alt_dp_app *a)
 			rsum += t.pipe.records[i];
 	rsum += t.pending;
 	if (t.pipe.records[ALT_PIPE_REC_STEERED] != t.pipe.records_received) {
-		fprintf(stderr, "altair: ACCOUNTING MISMATCH: %" PRIu64 " records steered, %" PRIu64 " received\n",
+		RTE_LOG(ERR, altair, "ACCOUNTING MISMATCH: %" PRIu64 " records steered, %" PRIu64 " received\n",
 			t.pipe.records[ALT_PIPE_REC_STEERED], t.pipe.records_received);
 		rc = -1;
 	}
@@ -747,15 +831,15 @@ alt_dp_ctl_report(struct alt_dp_app *a)
 		d50 = a->delay_ms[(a->n_delay - 1) / 2];
 		d99 = a->delay_ms[(size_t)((a->n_delay - 1) * 0.99)];
 	}
-	if (psum != t.rx_pkts || rsum != t.pipe.records_decoded || t.pending != 0) {
-		fprintf(stderr, "altair: ACCOUNTING MISMATCH: packets %" PRIu64 " received vs %" PRIu64
+	if (psum != t.w.rx_pkts || rsum != t.pipe.records_decoded || t.pending != 0) {
+		RTE_LOG(ERR, altair, "ACCOUNTING MISMATCH: packets %" PRIu64 " received vs %" PRIu64
 			" by outcome; records %" PRIu64 " decoded vs %" PRIu64 " by outcome (%" PRIu64 " pending)\n",
-			t.rx_pkts, psum, t.pipe.records_decoded, rsum, t.pending);
+			t.w.rx_pkts, psum, t.pipe.records_decoded, rsum, t.pending);
 		rc = -1;
 	}
 	if (!c->quiet) {
 		printf("altair: %u worker(s), %.3f s wall, %.3f s busy\n", a->nworkers, wall_s, busy_s);
-		printf("packets  received %" PRIu64 " (%" PRIu64 " bytes)\n", t.rx_pkts, t.rx_bytes);
+		printf("packets  received %" PRIu64 " (%" PRIu64 " bytes)\n", t.w.rx_pkts, t.w.rx_bytes);
 		for (unsigned i = 0; i < npk; i++)
 			printf("  %-32s %" PRIu64 "\n", pk[i].name, pk[i].v);
 		if (t.reasm.datagrams[ALT_NET_REASM_COMPLETE]) {
@@ -770,23 +854,23 @@ alt_dp_ctl_report(struct alt_dp_app *a)
 		if (a->nworkers > 1)
 			printf("  (steered between workers: %" PRIu64 " records in %" PRIu64 " frames)\n",
 			       t.pipe.records[ALT_PIPE_REC_STEERED], t.pipe.steer_frames);
-		printf("traces   closed %" PRIu64 " (gap %" PRIu64 ", closes_trace %" PRIu64 ", drain %" PRIu64
-		       ", pressure %" PRIu64 "), flagged %" PRIu64 ", incomplete %" PRIu64 "\n",
-		       t.pipe.traces_closed[0] + t.pipe.traces_closed[1] + t.pipe.traces_closed[2] +
-			       t.pipe.traces_closed[3],
-		       t.pipe.traces_closed[0], t.pipe.traces_closed[1], t.pipe.traces_closed[2],
-		       t.pipe.traces_closed[3], t.pipe.traces_flagged, t.pipe.traces_incomplete);
+		printf("traces   closed %" PRIu64 " (", t.traces_closed);
+		for (unsigned k = 0; k < ALT_CLOSED_COUNT; k++)
+			printf("%s%s %" PRIu64, k ? ", " : "", alt_closed_by_name(k), t.pipe.traces_closed[k]);
+		printf("), flagged %" PRIu64 ", incomplete %" PRIu64 "\n", t.pipe.traces_flagged,
+		       t.pipe.traces_incomplete);
 		printf("loss     ATR frames %" PRIu64 ", Jaeger batches %" PRIu64 ", client-dropped spans %" PRIu64 "\n",
 		       t.atr_frames_lost, t.jaeger_batches_lost, t.jaeger_client_dropped);
-		printf("outputs  %" PRIu64 " trace lines (%" PRIu64 " dropped), %" PRIu64 " epoch lines, epoch delay p50 %.3f ms p99 %.3f ms\n",
-		       a->dag_lines_written, t.lines_dropped, a->epoch_lines, d50, d99);
-		printf("balance  packets %s, records %s\n", psum == t.rx_pkts ? "ok" : "MISMATCH",
+		printf("outputs  %" PRIu64 " trace lines (%" PRIu64 " dropped), %" PRIu64 " epochs (%" PRIu64
+		       " lines written), epoch delay p50 %.3f ms p99 %.3f ms\n",
+		       a->dag_lines_written, t.w.lines_dropped, a->epochs_written, a->epoch_lines, d50, d99);
+		printf("balance  packets %s, records %s\n", psum == t.w.rx_pkts ? "ok" : "MISMATCH",
 		       rsum == t.pipe.records_decoded && t.pending == 0 ? "ok" : "MISMATCH");
 	}
 	if (c->summary[0]) {
 		FILE *f = strcmp(c->summary, "-") == 0 ? stdout : fopen(c->summary, "w");
 		if (f == NULL) {
-			fprintf(stderr, "altair: cannot write summary '%s': %s\n", c->summary, strerror(errno));
+			RTE_LOG(ERR, altair, "cannot write summary '%s': %s\n", c->summary, strerror(errno));
 			return -1;
 		}
 		write_summary_json(f, a, &t, pk, npk, dg, ndg, wall_s, busy_s, d50, d99);

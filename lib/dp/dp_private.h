@@ -11,9 +11,18 @@
 
 #include <rte_common.h>
 #include <rte_ethdev.h>
+#include <rte_log.h>
 #include <rte_ring.h>
 
 #include "alt_dp.h"
+
+/* lib/dp logs at run time through its own log type, "altair"
+ * (--log-level altair:LEVEL; registered at load, dp_run.c):
+ * RTE_LOG(ERR, altair, "...\n") prints "altair: ..." on stderr and syslog.
+ * Command-line errors before EAL (dp_conf.c) go to stderr as they are;
+ * the report and progress lines are output, on stdout. */
+extern int alt_dp_logtype;
+#define RTE_LOGTYPE_altair alt_dp_logtype
 
 /* A counter one lcore writes and other lcores (control, telemetry) read:
  * the writer adds with a relaxed load and a relaxed store of the whole
@@ -83,11 +92,80 @@ struct epoch_obj {
 	struct alt_stats *st;
 };
 
+/*
+ * A worker's own counters, X(field, name): the field of struct dp_counters
+ * and its name in /altair/workers. One writer, the worker (ctr_add);
+ * readers (control lcore, telemetry) sum the workers' with ctr_read
+ * (alt_dp_totals). Counters by reason or outcome are arrays indexed by the
+ * libraries' own X-macro enums (struct worker).
+ */
+#define DP_WORKER_COUNTERS(X) \
+	X(rx_pkts, "rx_packets")                        /* frames received */ \
+	X(rx_bytes, "rx_bytes") \
+	X(multiseg, "multiseg_frames")                  /* chained mbufs, copied to linear */ \
+	X(dgram_nested_frag, "nested_fragments")        /* fragments inside a reassembled tunnel */ \
+	X(lines, "dag_lines")                           /* --dags lines formatted */ \
+	X(lines_dropped, "dag_lines_dropped")           /* no free output block, or too long */ \
+	X(detail_truncated, "detail_truncated")         /* full lines written in summary form */ \
+	X(epochs_dropped, "epochs_dropped")             /* epoch ring full (cannot happen) */ \
+	X(epoch_waits, "epoch_waits")                   /* waited for a statistics object */ \
+	X(busy_tsc, "busy_tsc")                         /* TSC cycles spent on packets */ \
+	X(steer_out_frames, "steer_frames_out") \
+	X(steer_in_frames, "steer_frames_in") \
+	X(steer_waits, "steer_waits")                   /* waited for a buffer or ring room */ \
+	X(steer_dropped, "steer_dropped_records")       /* records in frames given up */ \
+	X(steer_ring_full, "steer_ring_full")           /* frames given up: owner's ring full */ \
+	X(steer_no_buf, "steer_no_buffer")              /* frames given up: no free buffer */
+
+struct dp_counters {
+#define DP_CTR_FIELD(field, name) uint64_t field;
+	DP_WORKER_COUNTERS(DP_CTR_FIELD)
+#undef DP_CTR_FIELD
+};
+
+/*
+ * The scalar pipeline counters (struct alt_pipe_counters) summed across
+ * workers as they are, X(field, name): name is the /altair/stats key.
+ * Arrays (records by outcome, traces by closed_by, rejects by reason) are
+ * summed by their enums; steer_frames is the worker's own count.
+ */
+#define DP_PIPE_COUNTERS(X) \
+	X(records_decoded, "records_decoded") \
+	X(records_received, "records_steered_in") \
+	X(late, "records_late") \
+	X(parents_truncated, "records_parents_truncated") \
+	X(names_truncated, "records_names_truncated") \
+	X(foreign_refs, "records_foreign_refs") \
+	X(traces_flagged, "traces_flagged") \
+	X(traces_incomplete, "traces_incomplete") \
+	X(late_fragments, "traces_late_fragment") \
+	X(pressure_closes, "traces_pressure_closed") \
+	X(reorder_pressure_flushes, "reorder_pressure_flushes") \
+	X(reopened, "traces_reopened") \
+	X(epochs_lost, "epochs_lost") \
+	X(dag_too_big, "traces_dag_too_big")
+
+/* Allocations for one pipeline on its NUMA socket, counted for the
+ * start-up memory report (dp_run.c). */
+struct dp_alloc {
+	int socket;
+	size_t bytes;                   /* allocated so far */
+	size_t failed;                  /* the request that failed, 0 none */
+	const char *failed_what;
+};
+
+/* Epoch statistics objects per worker: the one being filled, those on
+ * their way to the control lcore, spares. */
+#define EPOCH_OBJS_PER_WORKER 6
+/* (port, queue) pairs one worker polls. */
+#define DP_MAX_QUEUES_PER_WORKER (ALT_DP_MAX_PORTS * 4)
+
 /* One worker lcore. Written by that lcore only, except stop (control). */
 struct worker {
 	/* hot: the RX loop */
 	struct alt_pipe *pipe;
 	struct alt_net_reasm *reasm;
+	void *reasm_mem;                /* what reasm lives on */
 	struct alt_net_cfg netcfg;
 	uint64_t now_ns;                /* monotonic wall clock (reassembly timeouts, flushes) */
 	uint64_t arr_ns;                /* arrival clock: newest capture timestamp, else the real-time clock */
@@ -100,22 +178,13 @@ struct worker {
 		uint16_t port;
 		uint16_t queue;
 		struct dp_replay *replay;       /* pcap replay: its capture timestamps, else NULL */
-	} q[ALT_DP_MAX_PORTS * 4];
+	} q[DP_MAX_QUEUES_PER_WORKER];
 	/* counters, single writer */
-	uint64_t rx_pkts;
-	uint64_t rx_bytes;
-	uint64_t multiseg;
+	struct dp_counters ctr;
 	struct alt_net_counters net;                    /* per frame */
 	uint64_t pkt_wire[ALT_WIRE_REASON_COUNT];       /* tracing frames by decode result */
 	uint64_t dgram_net[ALT_NET_OUTCOME_COUNT];      /* reassembled datagrams by outcome */
 	uint64_t dgram_wire[ALT_WIRE_REASON_COUNT];     /* reassembled tracing datagrams by decode result */
-	uint64_t dgram_nested_frag;
-	uint64_t lines;
-	uint64_t lines_dropped;
-	uint64_t detail_truncated;
-	uint64_t epochs_dropped;
-	uint64_t epoch_waits;
-	uint64_t busy_tsc;
 	/* output */
 	struct out_block *cur_block;
 	uint64_t last_flush_tsc;
@@ -129,13 +198,7 @@ struct worker {
 	struct rte_ring *steer_in[ALT_DP_MAX_WORKERS]; /* worker i -> this worker (SPSC) */
 	struct rte_ring *steer_free;    /* this worker's empty steering buffers (MP enqueue) */
 	struct steer_buf *steer_stage[ALT_DP_MAX_WORKERS]; /* frame being filled per owner */
-	uint64_t steer_out_frames;
-	uint64_t steer_waits;
-	uint64_t steer_dropped;         /* records in frames dropped on a full ring */
 	uint32_t idle_loops;
-	uint64_t steer_in_frames;
-	uint64_t steer_ring_full;
-	uint64_t steer_no_buf;
 	/* shared with control (atomics, see comments at use) */
 	uint64_t rx_seen;               /* relaxed-stored copy of rx_pkts */
 	uint64_t epoch_progress;        /* epochs < this are in epoch_ring (release) */
@@ -156,6 +219,7 @@ struct worker {
 	unsigned id;
 	unsigned lcore;
 	int socket;
+	struct dp_alloc alloc;          /* the pipeline's memory */
 	uint8_t linear[65536 + 128];    /* multi-segment frames are copied here */
 } __rte_cache_aligned;
 
@@ -177,6 +241,16 @@ struct alt_dp_app {
 	uint8_t port_rss[ALT_DP_MAX_PORTS];     /* enum alt_dp_rss in effect, 0 = none */
 	uint16_t port_reta[ALT_DP_MAX_PORTS];   /* RETA size (l4-src) */
 	uint16_t *owner_table;                  /* trace owner by fold16 (l4-src), or NULL */
+	uint8_t port_started[ALT_DP_MAX_PORTS]; /* started: to stop at the end */
+	uint16_t ports_open;                    /* ports [0, ports_open) configured: to close */
+	uint32_t port_framesz[ALT_DP_MAX_PORTS]; /* net_af_packet: its framesz; 0 other drivers */
+	struct rte_mempool *pool;               /* ports whose RX descriptors hold mbufs */
+	struct rte_mempool *copy_pool;          /* net_af_packet ports: one mbuf per frame received */
+	struct {
+		uint32_t n;                     /* buffers, 0 = no such pool */
+		uint32_t room;                  /* data room of each */
+	} pool_plan[2];                         /* [0] pool, [1] copy_pool */
+	size_t pipe_bytes;                      /* one worker's pipeline, once created */
 	struct rte_eth_stats port_stats[ALT_DP_MAX_PORTS];
 	unsigned nworkers;
 	struct worker *workers;
@@ -187,7 +261,8 @@ struct alt_dp_app {
 	FILE *epochs;
 	uint64_t dag_lines_written;
 	uint64_t dag_write_errors;
-	uint64_t epoch_lines;
+	uint64_t epoch_lines;           /* lines written to --epochs */
+	uint64_t epochs_written;        /* epochs final and merged, with or without --epochs */
 	uint64_t epoch_write_errors;
 	char *epoch_line;
 	size_t epoch_line_cap;
@@ -216,6 +291,17 @@ struct alt_dp_app {
 
 extern struct alt_dp_app g_app;
 
+/* The RSS mode in effect on a port (port_rss), as the summary and
+ * telemetry name it. */
+static inline const char *
+alt_dp_rss_name(uint8_t rss)
+{
+	return rss == ALT_DP_RSS_L4_SRC ? "l4-src" : rss == ALT_DP_RSS_IP_UDP ? "ip-udp" : "none";
+}
+
+/* Open the sinks, the epoch line buffer and the control lcore's epoch
+ * statistics; 0, -ENOMEM (pools: the caller prints the memory report) or
+ * -1 after saying what failed. */
 int alt_dp_ctl_open(struct alt_dp_app *a);
 int alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig);
 void alt_dp_ctl_finish(struct alt_dp_app *a);
@@ -223,25 +309,33 @@ int alt_dp_ctl_report(struct alt_dp_app *a);
 /* A consistent copy of the last epoch written; false if none was yet.
  * Any thread. */
 bool alt_dp_last_epoch_read(const struct alt_dp_app *a, struct alt_dp_last_epoch *e);
-void alt_dp_telemetry_register(struct alt_dp_app *a);
+/* Register the /altair/... commands and let them answer; 0, or a negative
+ * errno after saying which command could not be registered. */
+int alt_dp_telemetry_register(struct alt_dp_app *a);
+/* From now on the commands answer empty objects: what they read is about
+ * to be released. Waits for an answer in progress. */
+void alt_dp_telemetry_stop(struct alt_dp_app *a);
+/* Release what alt_dp_ctl_open took (and close sinks still open); safe
+ * after a partial open. */
+void alt_dp_ctl_close(struct alt_dp_app *a);
+/* After an allocation failed at start: what start-up takes from DPDK
+ * memory, item by item in bytes, with the settings that size each, the
+ * total and what the heap has. */
+void alt_dp_mem_report(const struct alt_dp_app *a);
 
 /* Summed counters across workers (for reports and telemetry). */
 struct alt_dp_totals {
-	uint64_t rx_pkts, rx_bytes;
+	struct dp_counters w;                   /* DP_WORKER_COUNTERS */
 	struct alt_net_counters net;
 	uint64_t pkt_wire[ALT_WIRE_REASON_COUNT];
 	uint64_t dgram_net[ALT_NET_OUTCOME_COUNT];
 	uint64_t dgram_wire[ALT_WIRE_REASON_COUNT];
-	uint64_t dgram_nested_frag;
 	struct alt_net_reasm_stats reasm;
-	struct alt_pipe_counters pipe;
+	struct alt_pipe_counters pipe;          /* DP_PIPE_COUNTERS and the arrays */
+	uint64_t traces_closed;                 /* all of pipe.traces_closed[] */
 	uint64_t pending;
 	uint64_t atr_frames_lost, jaeger_batches_lost, jaeger_client_dropped;
-	uint64_t lines, lines_dropped, detail_truncated, epochs_dropped, multiseg;
-	uint64_t busy_tsc;
-	uint64_t steer_ring_full, steer_no_buf, steer_waits;
 	struct alt_pipe_mem_stats mem;
-	size_t pipe_bytes;
 };
 void alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t);
 

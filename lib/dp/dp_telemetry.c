@@ -8,72 +8,66 @@
  * Handlers run on the telemetry thread and only read: worker counters with
  * relaxed loads (ctr_read), the last epoch through its sequence count.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <rte_cycles.h>
+#include <rte_spinlock.h>
 #include <rte_telemetry.h>
 
 #include "dp_private.h"
 
 static int
-tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+fill_stats(struct rte_tel_data *d)
 {
 	struct alt_dp_totals t;
-	uint64_t closed = 0;
-
-	(void)cmd;
-	if (params != NULL && *params != '\0')
-		return -EINVAL;
-	alt_dp_totals(&g_app, &t);
-	for (unsigned k = 0; k < 4; k++)
-		closed += t.pipe.traces_closed[k];
-	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_u64(d, "rx_packets", t.rx_pkts);
-	rte_tel_data_add_dict_u64(d, "rx_bytes", t.rx_bytes);
-	rte_tel_data_add_dict_u64(d, "tracing_packets", t.net.outcome[ALT_NET_TRACING]);
-	rte_tel_data_add_dict_u64(d, "fragments", t.net.outcome[ALT_NET_FRAGMENT]);
-	rte_tel_data_add_dict_u64(d, "datagrams_reassembled", t.reasm.datagrams[ALT_NET_REASM_COMPLETE]);
-	rte_tel_data_add_dict_u64(d, "not_tracing", t.net.outcome[ALT_NET_NOT_IP] + t.net.outcome[ALT_NET_NOT_UDP] +
-						    t.net.outcome[ALT_NET_NOT_TRACING_PORT]);
 	uint64_t malformed = 0, rejected = 0;
+
+	alt_dp_totals(&g_app, &t);
 	for (unsigned o = 0; o < ALT_NET_OUTCOME_COUNT; o++)
 		if (alt_net_outcome_malformed(o))
 			malformed += t.net.outcome[o];
 	for (unsigned r = 1; r < ALT_WIRE_REASON_COUNT; r++)
 		rejected += t.pipe.rejected[r];
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "rx_packets", t.w.rx_pkts);
+	rte_tel_data_add_dict_u64(d, "rx_bytes", t.w.rx_bytes);
+	rte_tel_data_add_dict_u64(d, "tracing_packets", t.net.outcome[ALT_NET_TRACING]);
+	rte_tel_data_add_dict_u64(d, "fragments", t.net.outcome[ALT_NET_FRAGMENT]);
+	rte_tel_data_add_dict_u64(d, "datagrams_reassembled", t.reasm.datagrams[ALT_NET_REASM_COMPLETE]);
+	rte_tel_data_add_dict_u64(d, "not_tracing", t.net.outcome[ALT_NET_NOT_IP] + t.net.outcome[ALT_NET_NOT_UDP] +
+						    t.net.outcome[ALT_NET_NOT_TRACING_PORT]);
 	rte_tel_data_add_dict_u64(d, "malformed_packets", malformed);
 	rte_tel_data_add_dict_u64(d, "rejected_payloads", rejected);
-	rte_tel_data_add_dict_u64(d, "records_decoded", t.pipe.records_decoded);
+#define DP_PIPE_TEL(field, name) rte_tel_data_add_dict_u64(d, name, t.pipe.field);
+	DP_PIPE_COUNTERS(DP_PIPE_TEL)
+#undef DP_PIPE_TEL
 	for (unsigned i = 0; i < ALT_PIPE_REC_COUNT; i++) {
 		char k[64];
 		snprintf(k, sizeof(k), "records_%s", alt_pipe_rec_outcome_name(i));
 		rte_tel_data_add_dict_u64(d, k, t.pipe.records[i]);
 	}
 	rte_tel_data_add_dict_u64(d, "records_pending", t.pending);
-	rte_tel_data_add_dict_u64(d, "records_late", t.pipe.late);
-	rte_tel_data_add_dict_u64(d, "traces_closed", closed);
-	rte_tel_data_add_dict_u64(d, "traces_flagged", t.pipe.traces_flagged);
-	rte_tel_data_add_dict_u64(d, "traces_incomplete", t.pipe.traces_incomplete);
-	rte_tel_data_add_dict_u64(d, "traces_pressure_closed", t.pipe.pressure_closes);
+	rte_tel_data_add_dict_u64(d, "traces_closed", t.traces_closed);
 	rte_tel_data_add_dict_u64(d, "atr_frames_lost", t.atr_frames_lost);
 	rte_tel_data_add_dict_u64(d, "jaeger_batches_lost", t.jaeger_batches_lost);
 	rte_tel_data_add_dict_u64(d, "jaeger_client_dropped_spans", t.jaeger_client_dropped);
-	rte_tel_data_add_dict_u64(d, "dag_lines", t.lines);
-	rte_tel_data_add_dict_u64(d, "dag_lines_dropped", t.lines_dropped);
+	rte_tel_data_add_dict_u64(d, "dag_lines", t.w.lines);
+	rte_tel_data_add_dict_u64(d, "dag_lines_dropped", t.w.lines_dropped);
+	rte_tel_data_add_dict_u64(d, "epochs_written", ctr_read(&g_app.epochs_written));
 	rte_tel_data_add_dict_u64(d, "epoch_lines", ctr_read(&g_app.epoch_lines));
 	return 0;
 }
 
 static int
-tel_workers(const char *cmd, const char *params, struct rte_tel_data *d)
+fill_workers(struct rte_tel_data *d)
 {
-	(void)cmd;
-	if (params != NULL && *params != '\0')
-		return -EINVAL;
 	rte_tel_data_start_dict(d);
 	for (unsigned i = 0; i < g_app.nworkers; i++) {
 		const struct worker *w = &g_app.workers[i];
+		const struct alt_pipe_counters *pc = alt_pipe_counters(w->pipe);
 		struct rte_tel_data *c = rte_tel_data_alloc();
 		char k[32];
 
@@ -82,12 +76,13 @@ tel_workers(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_start_dict(c);
 		rte_tel_data_add_dict_u64(c, "lcore", w->lcore);
 		rte_tel_data_add_dict_u64(c, "rx_queues", w->nq);
-		rte_tel_data_add_dict_u64(c, "rx_packets", ctr_read(&w->rx_pkts));
-		rte_tel_data_add_dict_u64(c, "records_decoded", alt_pipe_counters(w->pipe)->records_decoded);
-		rte_tel_data_add_dict_u64(c, "records_steered_out", alt_pipe_counters(w->pipe)->records[ALT_PIPE_REC_STEERED]);
-		rte_tel_data_add_dict_u64(c, "records_steered_in", alt_pipe_counters(w->pipe)->records_received);
-		rte_tel_data_add_dict_u64(c, "steer_ring_full", ctr_read(&w->steer_ring_full));
-		rte_tel_data_add_dict_u64(c, "busy_us", ctr_read(&w->busy_tsc) * 1000000ULL / rte_get_tsc_hz());
+#define DP_CTR_TEL(field, name) rte_tel_data_add_dict_u64(c, name, ctr_read(&w->ctr.field));
+		DP_WORKER_COUNTERS(DP_CTR_TEL)
+#undef DP_CTR_TEL
+		rte_tel_data_add_dict_u64(c, "records_decoded", pc->records_decoded);
+		rte_tel_data_add_dict_u64(c, "records_steered_out", pc->records[ALT_PIPE_REC_STEERED]);
+		rte_tel_data_add_dict_u64(c, "records_steered_in", pc->records_received);
+		rte_tel_data_add_dict_u64(c, "busy_us", ctr_read(&w->ctr.busy_tsc) * 1000000ULL / rte_get_tsc_hz());
 		rte_tel_data_add_dict_u64(c, "watermark_ns", alt_pipe_watermark(w->pipe));
 		snprintf(k, sizeof(k), "worker%u", i);
 		rte_tel_data_add_dict_container(d, k, c, 0);
@@ -96,11 +91,8 @@ tel_workers(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 static int
-tel_memory(const char *cmd, const char *params, struct rte_tel_data *d)
+fill_memory(struct rte_tel_data *d)
 {
-	(void)cmd;
-	if (params != NULL && *params != '\0')
-		return -EINVAL;
 	rte_tel_data_start_dict(d);
 	for (unsigned i = 0; i < g_app.nworkers; i++) {
 		struct alt_pipe_mem_stats m;
@@ -127,11 +119,8 @@ tel_memory(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 static int
-tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
+fill_ports(struct rte_tel_data *d)
 {
-	(void)cmd;
-	if (params != NULL && *params != '\0')
-		return -EINVAL;
 	rte_tel_data_start_dict(d);
 	for (uint16_t p = 0; p < g_app.nports; p++) {
 		struct rte_eth_stats st;
@@ -144,7 +133,7 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_eth_stats_get(p, &st);
 		rte_tel_data_start_dict(c);
 		rte_tel_data_add_dict_u64(c, "rx_queues", g_app.port_nq[p]);
-		rte_tel_data_add_dict_u64(c, "rss", g_app.port_rss[p]);
+		rte_tel_data_add_dict_string(c, "rss", alt_dp_rss_name(g_app.port_rss[p]));
 		rte_tel_data_add_dict_u64(c, "ipackets", st.ipackets);
 		rte_tel_data_add_dict_u64(c, "ibytes", st.ibytes);
 		rte_tel_data_add_dict_u64(c, "imissed", st.imissed);
@@ -157,15 +146,13 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 static int
-tel_epoch(const char *cmd, const char *params, struct rte_tel_data *d)
+fill_epoch(struct rte_tel_data *d)
 {
 	struct alt_dp_last_epoch e;
 
-	(void)cmd;
-	if (params != NULL && *params != '\0')
-		return -EINVAL;
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_u64(d, "epochs_written", ctr_read(&g_app.epoch_lines));
+	rte_tel_data_add_dict_u64(d, "epochs_written", ctr_read(&g_app.epochs_written));
+	rte_tel_data_add_dict_u64(d, "epoch_lines", ctr_read(&g_app.epoch_lines));
 	if (!alt_dp_last_epoch_read(&g_app, &e))
 		return 0;
 	rte_tel_data_add_dict_u64(d, "epoch", e.epoch);
@@ -183,11 +170,8 @@ tel_epoch(const char *cmd, const char *params, struct rte_tel_data *d)
  * evictions), its watermark, the progress it promises the others and its
  * arrival clock, as of its last 10 ms tick. */
 static int
-tel_sources(const char *cmd, const char *params, struct rte_tel_data *d)
+fill_sources(struct rte_tel_data *d)
 {
-	(void)cmd;
-	if (params != NULL && *params != '\0')
-		return -EINVAL;
 	rte_tel_data_start_dict(d);
 	for (unsigned i = 0; i < g_app.nworkers; i++) {
 		const struct worker *w = &g_app.workers[i];
@@ -215,21 +199,87 @@ tel_sources(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
-void
+/*
+ * The handlers read g_app while the workers run, and not after
+ * alt_dp_telemetry_stop: alt_dp_run releases the workers after it. The
+ * lock is taken by the telemetry thread around each answer and once by
+ * the control lcore to stop; never on the data path.
+ */
+static rte_spinlock_t tel_lock = RTE_SPINLOCK_INITIALIZER;
+static bool tel_ready;          /* under tel_lock */
+
+static int
+tel_answer(int (*fill)(struct rte_tel_data *d), const char *params, struct rte_tel_data *d)
+{
+	int rc = 0;
+
+	if (params != NULL && *params != '\0')
+		return -EINVAL;
+	rte_spinlock_lock(&tel_lock);
+	if (tel_ready)
+		rc = fill(d);
+	else
+		rte_tel_data_start_dict(d);     /* starting or stopping: nothing to read */
+	rte_spinlock_unlock(&tel_lock);
+	return rc;
+}
+
+#define DP_TEL_COMMANDS(X) \
+	X(stats, "/altair/stats", \
+	  "Totals: packets, records by outcome, traces, loss, outputs. No parameters.") \
+	X(workers, "/altair/workers", \
+	  "Per worker lcore: RX packets, records, busy time, watermark. No parameters.") \
+	X(memory, "/altair/memory", \
+	  "Per worker: pool usage and peaks (nodes, traces, reorder). No parameters.") \
+	X(ports, "/altair/ports", \
+	  "Per port: RX queues, RSS, packets, bytes, imissed, errors. No parameters.") \
+	X(sources, "/altair/sources", \
+	  "Per worker: senders known and active, idle events, watermark, progress. No parameters.") \
+	X(epoch, "/altair/epoch", \
+	  "The last epoch written: number, records, traces closed, late, delay. No parameters.")
+
+#define DP_TEL_HANDLER(name, path, help) \
+	static int \
+	tel_##name(const char *cmd, const char *params, struct rte_tel_data *d) \
+	{ \
+		(void)cmd; \
+		return tel_answer(fill_##name, params, d); \
+	}
+DP_TEL_COMMANDS(DP_TEL_HANDLER)
+#undef DP_TEL_HANDLER
+
+int
 alt_dp_telemetry_register(struct alt_dp_app *a)
 {
+	static const struct {
+		const char *path;
+		telemetry_cb fn;
+		const char *help;       /* under RTE_TEL_MAX_STRING_LEN (128) */
+	} cmds[] = {
+#define DP_TEL_ENTRY(name, path, help) { path, tel_##name, help },
+		DP_TEL_COMMANDS(DP_TEL_ENTRY)
+#undef DP_TEL_ENTRY
+	};
+
 	(void)a;
-	rte_telemetry_register_cmd("/altair/stats", tel_stats,
-				   "Totals: packets, records by outcome, traces, loss, outputs. No parameters.");
-	rte_telemetry_register_cmd("/altair/workers", tel_workers,
-				   "Per worker lcore: RX packets, records, busy time, watermark. No parameters.");
-	rte_telemetry_register_cmd("/altair/memory", tel_memory,
-				   "Per worker: pool usage and peaks (nodes, traces, reorder). No parameters.");
-	rte_telemetry_register_cmd("/altair/ports", tel_ports,
-				   "Per port: RX queues, RSS, packets, bytes, imissed, errors. No parameters.");
-	/* help strings must stay under RTE_TEL_MAX_STRING_LEN (128) */
-	rte_telemetry_register_cmd("/altair/sources", tel_sources,
-				   "Per worker: senders known and active, idle events, watermark, progress. No parameters.");
-	rte_telemetry_register_cmd("/altair/epoch", tel_epoch,
-				   "The last epoch written: number, records, traces closed, late, delay. No parameters.");
+	for (unsigned i = 0; i < RTE_DIM(cmds); i++) {
+		int rc = rte_telemetry_register_cmd(cmds[i].path, cmds[i].fn, cmds[i].help);
+		if (rc != 0) {
+			RTE_LOG(ERR, altair, "telemetry: cannot register %s: %s\n", cmds[i].path, strerror(-rc));
+			return rc;
+		}
+	}
+	rte_spinlock_lock(&tel_lock);
+	tel_ready = true;
+	rte_spinlock_unlock(&tel_lock);
+	return 0;
+}
+
+void
+alt_dp_telemetry_stop(struct alt_dp_app *a)
+{
+	(void)a;
+	rte_spinlock_lock(&tel_lock);
+	tel_ready = false;
+	rte_spinlock_unlock(&tel_lock);
 }

@@ -192,7 +192,8 @@ enum alt_net_outcome alt_net_classify(const struct alt_net_cfg *cfg,
 enum alt_net_outcome alt_net_classify_l4(const struct alt_net_cfg *cfg,
 	const uint8_t *l4, size_t len, struct alt_net_pkt *pkt);
 
-/* Count one classified frame: its outcome and every encapsulation it had. */
+/* Count one classified frame: its outcome and every encapsulation it had,
+ * or none (a bare Ethernet frame). */
 static inline void
 alt_net_count(struct alt_net_counters *c, const struct alt_net_pkt *p,
 	enum alt_net_outcome o)
@@ -200,6 +201,8 @@ alt_net_count(struct alt_net_counters *c, const struct alt_net_pkt *p,
 	unsigned m = p->encap_mask;
 
 	c->outcome[o]++;
+	if (m == 0)
+		c->encap[ALT_NET_ENCAP_NONE]++;
 	while (m != 0) {
 		c->encap[__builtin_ctz(m)]++;
 		m &= m - 1;

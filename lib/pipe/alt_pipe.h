@@ -116,7 +116,7 @@ struct alt_pipe_counters {
 	uint64_t parents_truncated;
 	uint64_t names_truncated;                       /* service or operation names cut to 255 bytes */
 	uint64_t foreign_refs;
-	uint64_t traces_closed[4];                      /* by enum alt_closed_by */
+	uint64_t traces_closed[ALT_CLOSED_COUNT];       /* by enum alt_closed_by */
 	uint64_t traces_flagged;                        /* closed with any flag */
 	uint64_t traces_incomplete;
 	uint64_t late_fragments;                        /* late-fragment traces emitted */

@@ -46,6 +46,8 @@ enum alt_closed_by {
 	ALT_CLOSED_DRAIN = 2,
 	ALT_CLOSED_PRESSURE = 3,
 };
+/* Ways a trace closes (outside the enum, so switches need no extra case). */
+#define ALT_CLOSED_COUNT (ALT_CLOSED_PRESSURE + 1)
 const char *alt_closed_by_name(enum alt_closed_by c);  /* "gap", "closes_trace", "drain", "pressure" */
 
 /* Trace flags (the session sets TRUNCATED and LATE_FRAGMENT; the DAG builder
@@ -95,7 +97,7 @@ enum alt_session_add_result {
 
 struct alt_session_stats {
 	uint64_t traces_opened;
-	uint64_t traces_closed[4];      /* by enum alt_closed_by */
+	uint64_t traces_closed[ALT_CLOSED_COUNT]; /* by enum alt_closed_by */
 	uint64_t late_fragments;        /* late-fragment traces opened */
 	uint64_t reopened;              /* CLOSES_TRACE closes handed back (incomplete) */
 	uint64_t nodes_dropped_trace_full;

@@ -219,6 +219,10 @@ def run_scenario(name, altair, gen, split, tmp):
         errs.append("empty truth")
     if not opts.get("loss") and s["traces"]["closed"] != len(t):
         errs.append(f"closed {s['traces']['closed']} traces, truth has {len(t)}")
+    if not any(a in gen_args for a in ("--vlan", "--qinq", "--encap")) and \
+            s["packets"]["encapsulation"]["none"] != s["packets"]["received"]:
+        errs.append(f"bare frames: encapsulation.none {s['packets']['encapsulation']['none']}, "
+                    f"{s['packets']['received']} received")
     if opts.get("encap") and s["packets"]["encapsulation"].get(opts["encap"], 0) == 0:
         errs.append(f"no frame counted under encapsulation {opts['encap']}: {s['packets']['encapsulation']}")
     if opts.get("workers", 1) > 1:

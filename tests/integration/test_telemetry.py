@@ -2,6 +2,9 @@
 """Telemetry and shutdown on the real binary: altair runs on a capture
 without --once; the stock dpdk-telemetry.py reads every /altair/* command
 while it runs; SIGTERM then drains every trace and writes the outputs.
+Then what an operator sees while it runs and when it cannot start: the
+progress lines (none with --quiet), and the memory report when the pools
+do not fit -m.
 
 usage: test_telemetry.py ALTAIR ALTAIR_GEN      closing line "N passed, N failed"
 """
@@ -45,13 +48,16 @@ def main(argv):
     prefix = f"teltest{os.getpid()}"
     with tempfile.TemporaryDirectory() as d:
         pcap, truth = os.path.join(d, "t.pcap"), os.path.join(d, "t.jsonl")
-        g = subprocess.run([gen, "--format", "atr", "--traces", "300", "--seed", "3", "--out", pcap,
-                            "--truth", truth], capture_output=True, text=True, check=True)
+        # 2000 records/s: the capture spans a few epochs, and epochs end
+        # while it is read (no warm-up)
+        g = subprocess.run([gen, "--format", "atr", "--traces", "300", "--seed", "3", "--rate", "2000",
+                            "--out", pcap, "--truth", truth], capture_output=True, text=True, check=True)
         packets = int(dict(kv.split("=") for kv in g.stderr.split() if "=" in kv)["packets"])
         dags, summ = os.path.join(d, "d.jsonl"), os.path.join(d, "s.json")
         proc = subprocess.Popen([altair, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", prefix,
                                  "--log-level", "lib.eal:error", "--vdev", f"net_pcap0,rx_pcap={pcap}", "--",
-                                 "--idle-advance-ms", "0", "--dags", dags, "--summary", summ,
+                                 "--idle-advance-ms", "0", "--source-warmup-ms", "0", "--dags", dags,
+                                 "--summary", summ,
                                  "--max-nodes", "65536", "--max-traces", "16384", "--quiet"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
@@ -72,15 +78,24 @@ def main(argv):
                       stats["records_decoded"], stats)
             w = query(prefix, "/altair/workers")
             check("workers", w["worker0"]["rx_packets"] == packets and w["worker0"]["rx_queues"] == 1, w)
+            # every per-worker counter (DP_WORKER_COUNTERS) is answered by name
+            names = {"rx_packets", "rx_bytes", "multiseg_frames", "nested_fragments", "dag_lines",
+                     "dag_lines_dropped", "detail_truncated", "epochs_dropped", "epoch_waits", "busy_tsc",
+                     "steer_frames_out", "steer_frames_in", "steer_waits", "steer_dropped_records",
+                     "steer_ring_full", "steer_no_buffer", "records_decoded", "busy_us", "watermark_ns"}
+            check("workers: every counter", names <= w["worker0"].keys(), sorted(names - w["worker0"].keys()))
             m = query(prefix, "/altair/memory")
             check("memory", m["worker0"]["nodes_capacity"] == 65536 and m["worker0"]["pipeline_bytes"] > 0, m)
             pt = query(prefix, "/altair/ports")
-            check("ports", pt["port0"]["ipackets"] == packets, pt)
+            check("ports", pt["port0"]["ipackets"] == packets and pt["port0"]["rss"] == "none", pt)
             e = query(prefix, "/altair/epoch")
             check("epoch: an object; the last epoch's numbers once one was written",
                   isinstance(e, dict) and e.get("epochs_written", -1) >= 0 and
                   (e["epochs_written"] == 0 or
                    {"epoch", "start_ns", "records", "traces_closed", "late", "processing_delay_us"} <= e.keys()), e)
+            # without --epochs: epochs are still written (merged, published), no line is
+            check("epoch: the epoch shown is counted, with no --epochs file",
+                  "epoch" in e and e["epochs_written"] >= 1 and e.get("epoch_lines") == 0, e)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -89,13 +104,53 @@ def main(argv):
                 proc.kill()
                 out, err = proc.communicate()
         check("SIGTERM: exit 0", proc.returncode == 0, err[-500:])
+        check("--quiet: no progress line", "packets (" not in out, out[-500:])
         if os.path.exists(summ):
             s = json.load(open(summ))
             check("SIGTERM: every trace drained", s["traces"]["by_closed_by"]["drain"] > 0 and
                   s["records"]["by_outcome"]["in_trace"] == s["records"]["decoded"] and
                   sum(1 for _ in open(dags)) == sum(1 for _ in open(truth)), s["traces"])
+            o = s["outputs"]
+            check("summary: epochs written as telemetry counts them, no --epochs lines",
+                  o.get("epochs_written", 0) >= 2 and o["epoch_lines"] == 0, o)
+            check("summary: every frame counted under one encapsulation (none)",
+                  s["packets"]["encapsulation"]["none"] == packets and s["ports"][0]["rss"] == "none",
+                  (s["packets"]["encapsulation"], s["ports"]))
         else:
             check("SIGTERM: summary written", False)
+
+        # Progress lines while it runs (not --quiet), on stdout.
+        p = subprocess.Popen([altair, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", prefix + "p",
+                              "--log-level", "lib.eal:error", "--vdev", f"net_pcap0,rx_pcap={pcap}", "--",
+                              "--progress-ms", "300", "--max-nodes", "65536", "--max-traces", "16384"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.5)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        lines = [x for x in out.splitlines() if x.startswith("altair: ") and " packets (" in x]
+        check("progress: a line every --progress-ms", p.returncode == 0 and len(lines) >= 3 and
+              f"{packets} packets" in lines[-1] and "dropped: 0 at the port" in lines[-1], out[-1500:])
+
+        # Pools too big for -m: the report names every item in bytes, the
+        # settings that size it and the -m that fits.
+        p = subprocess.run([altair, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", prefix + "m",
+                            "--log-level", "lib.eal:error", "--vdev", f"net_pcap0,rx_pcap={pcap}", "--", "--once",
+                            "--quiet"], capture_output=True, text=True, timeout=60)
+        need = ["memory taken at start", "pipeline per worker", "epoch statistics per worker",
+                "epoch statistics, control lcore", "16 x", "stats-ops, stats-shapes", "max-nodes", "total",
+                "give -m"]
+        check("memory: the report when pools do not fit -m", p.returncode == 1 and all(x in p.stderr for x in need),
+              p.stderr[-2500:])
+        # Run-time messages go through the "altair" log type: --log-level
+        # altair:emerg silences them (the exit status still tells).
+        p = subprocess.run([altair, "-l", "0-1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix", prefix + "m",
+                            "--log-level", "lib.eal:error", "--log-level", "altair:emerg", "--vdev",
+                            f"net_pcap0,rx_pcap={pcap}", "--", "--once", "--quiet"],
+                           capture_output=True, text=True, timeout=60)
+        check("log: messages under the altair log type", p.returncode == 1 and "memory taken" not in p.stderr,
+              p.stderr[-1000:])
+    for p in (prefix, prefix + "p", prefix + "m"):
+        shutil.rmtree(f"/var/run/dpdk/{p}", ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -336,6 +336,28 @@ test_formats(void)
 	}
 }
 
+/* A bare Ethernet frame is counted under encapsulation "none", a tagged
+ * one only under its tags. */
+static void
+test_count_none(void)
+{
+	struct alt_net_pkt pkt;
+	struct alt_net_counters c;
+
+	memset(&c, 0, sizeof(c));
+	mk_plain(7839);
+	alt_net_count(&c, &pkt, classify_b(&pkt));
+	b_reset(&B);
+	b_payload(&B, PAY, sizeof(PAY));
+	b_udp(&B, 1, 6831);
+	b_ip4(&B, 17);
+	b_eth(&B, 0x0800, 1, TAG1);
+	alt_net_count(&c, &pkt, classify_b(&pkt));
+	CU_ASSERT_EQUAL(c.outcome[ALT_NET_TRACING], 2);
+	CU_ASSERT_EQUAL(c.encap[ALT_NET_ENCAP_NONE], 1);
+	CU_ASSERT_EQUAL(c.encap[ALT_NET_ENCAP_VLAN], 1);
+}
+
 static void
 test_custom_ports(void)
 {
@@ -1487,6 +1509,7 @@ main(void)
 	s = CU_add_suite("net", NULL, NULL);
 	CU_add_test(s, "names", test_names);
 	CU_add_test(s, "formats", test_formats);
+	CU_add_test(s, "count_none", test_count_none);
 	CU_add_test(s, "custom_ports", test_custom_ports);
 	CU_add_test(s, "vlan", test_vlan);
 	CU_add_test(s, "ipv6_ext", test_ipv6_ext);
