@@ -58,7 +58,11 @@ test_params(void)
 	CU_ASSERT_EQUAL(alt_sources_memsize(&p), 0);
 	alt_sources_params_default(&p);
 	p.idle_mult = 0;
-	CU_ASSERT_PTR_NULL(alt_sources_init(malloc(64), &p));
+	{
+		void *m = aligned_alloc(64, 64);
+		CU_ASSERT_PTR_NULL(alt_sources_init(m, &p));
+		free(m);
+	}
 }
 
 /* The minimum over active sources; nothing heard: NONE. */
