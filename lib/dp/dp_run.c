@@ -54,7 +54,11 @@ RTE_LOG_REGISTER(alt_dp_logtype, altair, INFO);
 #define OUT_FLUSH_MS 1                  /* a partly filled output block leaves within this */
 #define HOUSEKEEPING_NS 10000000ULL     /* reassembly timeouts and idle advance, every 10 ms */
 #define IDLE_SPINS_PER_YIELD 64         /* idle polls between two sched_yield */
-#define STATS_WAIT_MS 20                /* longest wait for a free epoch statistics object */
+/* Longest wait for a free epoch statistics object. A watermark that jumps
+ * (the warm-up ends, a slow sender is let go) ends several epochs at once;
+ * waiting for the control lcore to merge them beats losing their statistics
+ * (counted epochs_lost when it does not come). */
+#define STATS_WAIT_MS 100
 /* Port setup. */
 #define TX_DESC 256                     /* the one TX queue ethdev wants; never used */
 /* Worker memory. */
