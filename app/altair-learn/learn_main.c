@@ -829,6 +829,40 @@ tree_of(const struct shape_acc *s, struct alt_tmpl_cluster *cl)
 	free(c.sub);
 }
 
+/* Build the model the appliance would (false-positive target fpr) and probe
+ * both filters with random keys that are not in them. */
+static void
+verify_fpr(const struct alt_tmpl_set *set, double fpr, uint64_t probes)
+{
+	struct alt_tmpl_model_params p;
+	struct alt_tmpl_model_info info;
+	const struct alt_tmpl_model *m;
+	size_t sz;
+	void *mem = NULL;
+	uint64_t x = 0x243f6a8885a308d3ULL, fp_s = 0, fp_e = 0;
+
+	alt_tmpl_model_params_default(&p);
+	p.fpr = fpr;
+	sz = alt_tmpl_model_memsize(set, &p);
+	if (sz == 0 || posix_memalign(&mem, 64, sz) != 0 || (m = alt_tmpl_model_build(mem, sz, set, &p)) == NULL) {
+		fprintf(stderr, "altair-learn: --verify-fpr %g: cannot build the model\n", fpr);
+		free(mem);
+		return;
+	}
+	for (uint64_t i = 0; i < probes; i++) {
+		x += 0x9e3779b97f4a7c15ULL;
+		fp_s += alt_bloom_contains(m->shapes, alt_mix64(x));
+		fp_e += alt_bloom_contains(m->edges, alt_mix64(x ^ 0x5555555555555555ULL));
+	}
+	alt_tmpl_model_info(m, &info);
+	printf("filters sized for a false-positive rate of %g, probed with %" PRIu64 " keys not in them:\n", fpr, probes);
+	printf("  shapes: %" PRIu64 " keys, %" PRIu64 " bits, k %u: estimated %.6f, observed %.6f\n", info.shape_keys,
+	       info.shape_bits, info.shape_k, info.shape_fpr, (double)fp_s / (double)probes);
+	printf("  edges:  %" PRIu64 " keys, %" PRIu64 " bits, k %u: estimated %.6f, observed %.6f\n", info.edge_keys,
+	       info.edge_bits, info.edge_k, info.edge_fpr, (double)fp_e / (double)probes);
+	free(mem);
+}
+
 static void
 usage(FILE *f)
 {
@@ -844,6 +878,8 @@ usage(FILE *f)
 		"  --mdl-gain G               a shape joins a cluster when its edits cost at most\n"
 		"                             G times describing it alone, 0 < G <= 1 (default 1)\n"
 		"  --report-lines N           tree lines per cluster in the report (default 40)\n"
+		"  --verify-fpr P             build the filters the appliance would for a target\n"
+		"                             false-positive rate P; print estimated and observed rates\n"
 		"  -q, --quiet                no clustering report\n"
 		"  --help\n");
 }
@@ -858,12 +894,13 @@ main(int argc, char **argv)
 		{ "mdl-gain", required_argument, NULL, 'g' },
 		{ "report-lines", required_argument, NULL, 'r' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "verify-fpr", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *out = NULL;
 	uint64_t min_support = 3, min_lat = 20, report_lines = 40;
-	double gain = 1.0;
+	double gain = 1.0, vfpr = 0;
 	bool quiet = false;
 	int opt;
 	struct trace_in t;
@@ -881,6 +918,7 @@ main(int argc, char **argv)
 		case 'l': min_lat = strtoull(optarg, &end, 10); break;
 		case 'r': report_lines = strtoull(optarg, &end, 10); break;
 		case 'g': gain = strtod(optarg, &end); break;
+		case 'v': vfpr = strtod(optarg, &end); break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -1078,6 +1116,8 @@ main(int argc, char **argv)
 		}
 		printf("\nwrote %s\n", out);
 	}
+	if (vfpr > 0)
+		verify_fpr(&set, vfpr, 4000000);
 	alt_tmpl_set_free(&set);
 	return 0;
 }

@@ -448,6 +448,11 @@ alt_dp_ctl_finish(struct alt_dp_app *a)
 	poll_workers(a);
 	flush_epochs(a, UINT64_MAX);
 	alt_dp_tmpl_poll(a, true);
+	for (unsigned i = 0; i < a->nworkers; i++)
+		for (unsigned s = 0; s < SINK_COUNT; s++) {
+			free(a->workers[i].held[s]);
+			a->workers[i].held[s] = NULL;
+		}
 	if (a->flagged != NULL && a->flagged != stdout && fclose(a->flagged) != 0)
 		a->flagged_write_errors++;
 	else if (a->flagged == stdout)
