@@ -8,12 +8,32 @@
 #include <stdlib.h>
 
 #define SEEN_SLOTS 64   /* direct-mapped cache of edges known good, per workspace */
+#define SHAPE_SLOTS 256 /* shapes whose every edge is known */
+#define OP_SLOTS 1024   /* (service id, operation id) -> latency limit */
+
+/* A shape fixes the set of (caller, callee) label pairs: once a trace of
+ * this shape had every edge known under a model, later ones have too. */
+struct shape_ent {
+	uint64_t shape;
+	uint64_t limit_ns;              /* the shape's latency limit (0 none) */
+	uint8_t exact;                  /* the shape itself is in the filter */
+	uint8_t valid;
+};
+
+/* The latency limit of a (service, operation) by intern ids. */
+struct op_ent {
+	uint64_t ids;                   /* (service id << 32 | operation id) + 1; 0 = empty */
+	uint64_t limit_ns;              /* 0 = none */
+};
 
 struct alt_tmpl_ws {
 	uint32_t max_nodes;
-	uint64_t gen;                   /* generation the seen cache is valid for */
+	uint64_t gen;                   /* generation the caches are valid for */
 	const struct alt_tmpl_model *model;
+	const struct alt_intern *in;    /* the intern table op_cache ids belong to */
 	uint64_t seen[SEEN_SLOTS];
+	struct shape_ent shape_cache[SHAPE_SLOTS];
+	struct op_ent op_cache[OP_SLOTS];
 	uint64_t *opk;                  /* [max_nodes] op key per node */
 	uint64_t *a;                    /* [max_nodes] scratch */
 	uint64_t *b;                    /* [max_nodes] scratch */
@@ -197,7 +217,8 @@ alt_tmpl_model_info(const struct alt_tmpl_model *m, struct alt_tmpl_model_info *
 size_t
 alt_tmpl_ws_memsize(uint32_t max_nodes)
 {
-	return alt_align64(sizeof(struct alt_tmpl_ws)) + 3 * alt_align64(sizeof(uint64_t) * (size_t)max_nodes);
+	/* opk and a: one word per node; b: a hash set of two per node */
+	return alt_align64(sizeof(struct alt_tmpl_ws)) + 4 * alt_align64(sizeof(uint64_t) * (size_t)max_nodes);
 }
 
 struct alt_tmpl_ws *
@@ -214,7 +235,7 @@ alt_tmpl_ws_init(void *mem, uint32_t max_nodes)
 	ws->gen = UINT64_MAX;
 	ws->opk = (uint64_t *)p;
 	ws->a = (uint64_t *)(p + arr);
-	ws->b = (uint64_t *)(p + 2 * arr);
+	ws->b = (uint64_t *)(p + 2 * arr);      /* two words per node */
 	return ws;
 }
 
@@ -256,31 +277,52 @@ sort_u64(uint64_t *v, uint32_t n)
 	}
 }
 
-/* Hash of the set of values v[0..n) (sorted here, duplicates once). */
+/* Hash of the set of values v[0..n) (each distinct value once, in any
+ * order: a sum of mixed values). Small sets dedupe by comparison, larger
+ * ones by sorting (v is reordered). */
 static uint64_t
 set_hash(uint64_t *v, uint32_t n, uint64_t seed)
 {
 	uint64_t h = seed;
 
+	if (n <= 16) {
+		for (uint32_t i = 0; i < n; i++) {
+			bool dup = false;
+
+			for (uint32_t j = 0; j < i && !dup; j++)
+				dup = v[j] == v[i];
+			if (!dup)
+				h += alt_mix64(v[i] ^ seed);
+		}
+		return h;
+	}
 	sort_u64(v, n);
 	for (uint32_t i = 0; i < n; i++)
 		if (i == 0 || v[i] != v[i - 1])
-			h = alt_mix64(h ^ v[i]) + 0x9e3779b97f4a7c15ULL;
+			h += alt_mix64(v[i] ^ seed);
 	return h;
 }
 
+/*
+ * The set of distinct local patterns, hashed: per node its label, the set
+ * of its children's labels and the set of its parents' labels. O(nodes +
+ * edges): patterns are deduplicated in a hash set of 2 x nodes slots.
+ */
 uint64_t
 alt_tmpl_family(struct alt_tmpl_ws *ws, const struct alt_dag *d, const struct alt_intern *in)
 {
-	uint64_t *lab = ws->a, *pat = ws->b, tmp[64];
+	uint64_t *lab = ws->a, *set = ws->b, tmp[64], h = 0xfa11;
+	uint32_t mask;
 
 	if (d->nodes > ws->max_nodes)
 		return 0;
+	mask = alt_pow2_at_least(2 * (uint64_t)d->nodes) - 1;
+	memset(set, 0, sizeof(uint64_t) * ((size_t)mask + 1));
 	op_keys(ws, d, in);
 	for (uint32_t i = 0; i < d->nodes; i++)
 		lab[i] = alt_mix64(ws->opk[i] ^ ((uint64_t)d->v[i]->kind << 1) ^ d->missing[i]);
 	for (uint32_t i = 0; i < d->nodes; i++) {
-		uint64_t cs = 0x11, ps = 0x22;
+		uint64_t cs = 0x11, ps = 0x22, pat;
 		uint32_t lo = d->child_off[i], hi = d->child_off[i + 1];
 		uint64_t *buf;
 
@@ -295,14 +337,23 @@ alt_tmpl_family(struct alt_tmpl_ws *ws, const struct alt_dag *d, const struct al
 		}
 		lo = d->par_off[i];
 		hi = d->par_off[i + 1];
-		if (hi - lo <= 64) {
-			for (uint32_t j = lo; j < hi; j++)
-				tmp[j - lo] = lab[d->par[j]];
-			ps = set_hash(tmp, hi - lo, ps);
+		for (uint32_t j = lo; j < hi && j - lo < 64; j++)
+			tmp[j - lo] = lab[d->par[j]];
+		ps = set_hash(tmp, hi - lo < 64 ? hi - lo : 64, ps);
+		pat = alt_mix64(lab[i] ^ alt_mix64(cs) ^ (alt_mix64(ps) * 3));
+		if (pat == 0)
+			pat = 1;
+		for (uint32_t x = (uint32_t)pat & mask;; x = (x + 1) & mask) {
+			if (set[x] == pat)
+				break;
+			if (set[x] == 0) {
+				set[x] = pat;
+				h += alt_mix64(pat);
+				break;
+			}
 		}
-		pat[i] = alt_mix64(lab[i] ^ alt_mix64(cs) ^ (alt_mix64(ps) * 3));
 	}
-	return set_hash(pat, d->nodes, 0xfa11);
+	return alt_mix64(h);
 }
 
 /* ---- edges ---- */
@@ -362,34 +413,38 @@ note_bad(struct alt_tmpl_verdict *v, uint64_t *bad, uint32_t *n_bad, uint64_t e,
 	v->n_edges++;
 }
 
-uint32_t
-alt_tmpl_check(struct alt_tmpl_ws *ws, const struct alt_tmpl_model *m, const struct alt_dag *d,
-	       const struct alt_intern *in, uint64_t shape, bool check_shape, struct alt_tmpl_verdict *v)
+/* The latency limit of node n's (service, operation), through the cache. */
+static inline uint64_t
+op_limit(struct alt_tmpl_ws *ws, const struct alt_tmpl_model *m, const struct alt_intern *in,
+	 const struct alt_node *n)
 {
-	uint64_t shape_key = shape, bad[ALT_TMPL_MAX_REPORT];
+	uint64_t ids = ((uint64_t)n->service_id << 32 | n->operation_id) + 1;
+	struct op_ent *e = &ws->op_cache[(n->service_id * 0x9e3779b1u ^ n->operation_id) & (OP_SLOTS - 1)];
+
+	if (alt_likely(e->ids == ids))
+		return e->limit_ns;
+	e->ids = ids;
+	e->limit_ns = lat_get(m->op_lat, m->op_mask,
+			      alt_tmpl_op_key(alt_intern_hash_inline(in, n->service_id),
+					      alt_intern_hash_inline(in, n->operation_id)));
+	return e->limit_ns;
+}
+
+/* Every edge of the trace against the edge filter (the slow path: a shape
+ * not verified yet under this model). */
+static void
+check_edges(struct alt_tmpl_ws *ws, const struct alt_tmpl_model *m, const struct alt_dag *d,
+	    const struct alt_intern *in, struct alt_tmpl_verdict *v)
+{
+	uint64_t bad[ALT_TMPL_MAX_REPORT];
 	uint32_t n_bad = 0;
 
-	v->flags = 0;
-	v->generation = m->generation;
-	v->shape_checked = false;
-	v->family = false;
-	v->n_edges = 0;
-	v->n_slow = 0;
-	v->trace_slow = false;
-	if (d->nodes > ws->max_nodes)
-		return 0;
-	if (ws->gen != m->generation || ws->model != m) {
-		memset(ws->seen, 0, sizeof(ws->seen));
-		ws->gen = m->generation;
-		ws->model = m;
-	}
 	op_keys(ws, d, in);
 	for (uint32_t i = 0; i < d->nodes; i++) {
-		const struct alt_node *n = d->v[i];
 		uint32_t lo = d->par_off[i], hi = d->par_off[i + 1];
 		uint64_t k = ws->opk[i];
 
-		if (n->parent_count == 0) {
+		if (d->v[i]->parent_count == 0) {
 			uint64_t e = alt_tmpl_edge_key(0, k);
 
 			if (!edge_known(ws, m, e))
@@ -401,9 +456,88 @@ alt_tmpl_check(struct alt_tmpl_ws *ws, const struct alt_tmpl_model *m, const str
 			if (alt_unlikely(!edge_known(ws, m, e)))
 				note_bad(v, bad, &n_bad, e, d->par[j], i);
 		}
-		if (n->kind == ALT_KIND_SPAN && m->n_op_limits > 0) {
-			uint64_t lim = lat_get(m->op_lat, m->op_mask, k);
+	}
+}
 
+/*
+ * Check a closed trace. The common case costs one cache probe for the
+ * shape and one per span: a shape seen before under this model with every
+ * edge known needs no edge lookups (a shape fixes its label pairs), and a
+ * span's latency limit is cached by its intern ids.
+ */
+uint32_t
+alt_tmpl_check(struct alt_tmpl_ws *ws, const struct alt_tmpl_model *m, const struct alt_dag *d,
+	       const struct alt_intern *in, uint64_t shape, bool check_shape, struct alt_tmpl_verdict *v)
+{
+	struct shape_ent *se = &ws->shape_cache[(shape >> 11) & (SHAPE_SLOTS - 1)];
+	bool cached = false, exact = false;
+	uint64_t shape_limit = 0;
+
+	v->flags = 0;
+	v->generation = m->generation;
+	v->shape_checked = check_shape;
+	v->family = false;
+	v->n_edges = 0;
+	v->n_slow = 0;
+	v->trace_slow = false;
+	if (d->nodes > ws->max_nodes)
+		return 0;
+	if (alt_unlikely(ws->gen != m->generation || ws->model != m || ws->in != in)) {
+		memset(ws->seen, 0, sizeof(ws->seen));
+		memset(ws->shape_cache, 0, sizeof(ws->shape_cache));
+		memset(ws->op_cache, 0, sizeof(ws->op_cache));
+		ws->gen = m->generation;
+		ws->model = m;
+		ws->in = in;
+	}
+	/* cycle nodes are left out of shapes: such a trace is never cached */
+	if (se->valid && se->shape == shape && !(d->flags & ALT_DAG_CYCLE)) {
+		cached = true;
+		exact = se->exact;
+		shape_limit = se->limit_ns;
+	} else {
+		check_edges(ws, m, d, in, v);
+		exact = alt_bloom_contains(m->shapes, shape);
+		if (exact && m->n_shape_limits > 0)
+			shape_limit = lat_get(m->shape_lat, m->shape_mask, shape);
+		if (v->n_edges == 0 && !(d->flags & ALT_DAG_CYCLE)) {
+			se->shape = shape;
+			se->exact = exact;
+			se->limit_ns = shape_limit;
+			se->valid = 1;
+		}
+	}
+	if (v->n_edges > 0)
+		v->flags |= ALT_TMPL_EDGE;
+	if (check_shape && !exact) {
+		/* not an exact shape: a family that varies? */
+		bool fam = false;
+
+		shape_limit = 0;
+		if (m->has_families) {
+			uint64_t fk = alt_tmpl_family_key(alt_tmpl_family(ws, d, in));
+
+			if (alt_bloom_contains(m->shapes, fk)) {
+				fam = true;
+				v->family = true;
+				if (m->n_shape_limits > 0)
+					shape_limit = lat_get(m->shape_lat, m->shape_mask, fk);
+			}
+		}
+		if (!fam)
+			v->flags |= ALT_TMPL_SHAPE;
+	} else if (!check_shape) {
+		shape_limit = 0;
+	}
+	(void)cached;
+	if (m->n_op_limits > 0) {
+		for (uint32_t i = 0; i < d->nodes; i++) {
+			const struct alt_node *n = d->v[i];
+			uint64_t lim;
+
+			if (n->kind != ALT_KIND_SPAN)
+				continue;
+			lim = op_limit(ws, m, in, n);
 			if (alt_unlikely(lim != 0 && n->duration_ns > lim)) {
 				if (v->n_slow < ALT_TMPL_MAX_REPORT) {
 					v->slow[v->n_slow].node = i;
@@ -413,32 +547,9 @@ alt_tmpl_check(struct alt_tmpl_ws *ws, const struct alt_tmpl_model *m, const str
 			}
 		}
 	}
-	if (v->n_edges > 0)
-		v->flags |= ALT_TMPL_EDGE;
-	if (check_shape) {
-		v->shape_checked = true;
-		if (!alt_bloom_contains(m->shapes, shape)) {
-			/* not an exact shape: a family that varies? */
-			shape_key = 0;
-			if (m->has_families) {
-				uint64_t fk = alt_tmpl_family_key(alt_tmpl_family(ws, d, in));
-
-				if (alt_bloom_contains(m->shapes, fk)) {
-					v->family = true;
-					shape_key = fk;
-				}
-			}
-			if (shape_key == 0)
-				v->flags |= ALT_TMPL_SHAPE;
-		}
-	}
-	if (m->n_shape_limits > 0 && shape_key != 0) {
-		uint64_t lim = lat_get(m->shape_lat, m->shape_mask, shape_key);
-
-		if (lim != 0 && d->duration_ns > lim) {
-			v->trace_slow = true;
-			v->trace_limit_ns = lim;
-		}
+	if (shape_limit != 0 && d->duration_ns > shape_limit) {
+		v->trace_slow = true;
+		v->trace_limit_ns = shape_limit;
 	}
 	if (v->n_slow > 0 || v->trace_slow)
 		v->flags |= ALT_TMPL_LATENCY;
