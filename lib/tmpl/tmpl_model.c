@@ -34,6 +34,8 @@ struct alt_tmpl_ws {
 	uint64_t seen[SEEN_SLOTS];
 	struct shape_ent shape_cache[SHAPE_SLOTS];
 	struct op_ent op_cache[OP_SLOTS];
+	struct op_ent key_cache[OP_SLOTS];      /* ids -> op key (any model; this intern table) */
+	const struct alt_intern *key_in;        /* the intern table key_cache belongs to */
 	uint64_t *opk;                  /* [max_nodes] op key per node */
 	uint64_t *a;                    /* [max_nodes] scratch */
 	uint64_t *b;                    /* [max_nodes] scratch */
@@ -239,14 +241,25 @@ alt_tmpl_ws_init(void *mem, uint32_t max_nodes)
 	return ws;
 }
 
+/* The op key of every node, through a cache by intern ids. */
 static void
 op_keys(struct alt_tmpl_ws *ws, const struct alt_dag *d, const struct alt_intern *in)
 {
+	if (alt_unlikely(ws->key_in != in)) {
+		memset(ws->key_cache, 0, sizeof(ws->key_cache));
+		ws->key_in = in;
+	}
 	for (uint32_t i = 0; i < d->nodes; i++) {
 		const struct alt_node *n = d->v[i];
+		uint64_t ids = ((uint64_t)n->service_id << 32 | n->operation_id) + 1;
+		struct op_ent *e = &ws->key_cache[(n->service_id * 0x9e3779b1u ^ n->operation_id) & (OP_SLOTS - 1)];
 
-		ws->opk[i] = alt_tmpl_op_key(alt_intern_hash_inline(in, n->service_id),
-					     alt_intern_hash_inline(in, n->operation_id));
+		if (alt_unlikely(e->ids != ids)) {
+			e->ids = ids;
+			e->limit_ns = alt_tmpl_op_key(alt_intern_hash_inline(in, n->service_id),
+						      alt_intern_hash_inline(in, n->operation_id));
+		}
+		ws->opk[i] = e->limit_ns;
 	}
 }
 
@@ -278,12 +291,13 @@ sort_u64(uint64_t *v, uint32_t n)
 }
 
 /* Hash of the set of values v[0..n) (each distinct value once, in any
- * order: a sum of mixed values). Small sets dedupe by comparison, larger
- * ones by sorting (v is reordered). */
+ * order): the sum of the distinct values, which are mixed labels already.
+ * Small sets dedupe by comparison, larger ones by sorting (v is
+ * reordered). */
 static uint64_t
-set_hash(uint64_t *v, uint32_t n, uint64_t seed)
+set_sum(uint64_t *v, uint32_t n)
 {
-	uint64_t h = seed;
+	uint64_t h = 0;
 
 	if (n <= 16) {
 		for (uint32_t i = 0; i < n; i++) {
@@ -292,14 +306,14 @@ set_hash(uint64_t *v, uint32_t n, uint64_t seed)
 			for (uint32_t j = 0; j < i && !dup; j++)
 				dup = v[j] == v[i];
 			if (!dup)
-				h += alt_mix64(v[i] ^ seed);
+				h += v[i];
 		}
 		return h;
 	}
 	sort_u64(v, n);
 	for (uint32_t i = 0; i < n; i++)
 		if (i == 0 || v[i] != v[i - 1])
-			h += alt_mix64(v[i] ^ seed);
+			h += v[i];
 	return h;
 }
 
@@ -322,25 +336,37 @@ alt_tmpl_family(struct alt_tmpl_ws *ws, const struct alt_dag *d, const struct al
 	for (uint32_t i = 0; i < d->nodes; i++)
 		lab[i] = alt_mix64(ws->opk[i] ^ ((uint64_t)d->v[i]->kind << 1) ^ d->missing[i]);
 	for (uint32_t i = 0; i < d->nodes; i++) {
-		uint64_t cs = 0x11, ps = 0x22, pat;
 		uint32_t lo = d->child_off[i], hi = d->child_off[i + 1];
-		uint64_t *buf;
+		uint64_t cs, ps, pat;
 
-		/* children's labels as a set (a big fan-out sorts on the heap) */
-		buf = hi - lo <= 64 ? tmp : malloc(sizeof(uint64_t) * (hi - lo));
-		if (buf != NULL) {
+		/* the children's and the parents' labels as sets */
+		if (hi - lo == 1) {
+			cs = lab[d->child[lo]];
+		} else if (hi - lo <= 64) {
 			for (uint32_t j = lo; j < hi; j++)
-				buf[j - lo] = lab[d->child[j]];
-			cs = set_hash(buf, hi - lo, cs);
-			if (buf != tmp)
+				tmp[j - lo] = lab[d->child[j]];
+			cs = set_sum(tmp, hi - lo);
+		} else {
+			uint64_t *buf = malloc(sizeof(uint64_t) * (hi - lo));
+
+			cs = 0;
+			if (buf != NULL) {
+				for (uint32_t j = lo; j < hi; j++)
+					buf[j - lo] = lab[d->child[j]];
+				cs = set_sum(buf, hi - lo);
 				free(buf);
+			}
 		}
 		lo = d->par_off[i];
 		hi = d->par_off[i + 1];
-		for (uint32_t j = lo; j < hi && j - lo < 64; j++)
-			tmp[j - lo] = lab[d->par[j]];
-		ps = set_hash(tmp, hi - lo < 64 ? hi - lo : 64, ps);
-		pat = alt_mix64(lab[i] ^ alt_mix64(cs) ^ (alt_mix64(ps) * 3));
+		if (hi - lo == 1) {
+			ps = lab[d->par[lo]];
+		} else {
+			for (uint32_t j = lo; j < hi && j - lo < 64; j++)
+				tmp[j - lo] = lab[d->par[j]];
+			ps = set_sum(tmp, hi - lo < 64 ? hi - lo : 64);
+		}
+		pat = alt_mix64(lab[i] ^ (cs * 0x9e3779b97f4a7c15ULL) ^ (ps * 0xc2b2ae3d27d4eb4fULL + 1));
 		if (pat == 0)
 			pat = 1;
 		for (uint32_t x = (uint32_t)pat & mask;; x = (x + 1) & mask) {
