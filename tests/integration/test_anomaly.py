@@ -93,7 +93,8 @@ def main(argv):
         with open(p("mixed.json")) as f:
             s = json.load(f)
         an = s["anomalies"]
-        check("every trace checked", an["checked"] == 20000, an)
+        # (on a loaded machine a trace may close early and come out in two parts)
+        check("every trace checked", an["checked"] == s["traces"]["closed"] >= 20000, (an, s["traces"]))
         check("every flagged trace written once", len(flagged) == an["flagged"] == an["flagged_lines"], an)
         ep = collections.Counter()
         with open(p("epochs.jsonl")) as f:

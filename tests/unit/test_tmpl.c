@@ -328,6 +328,36 @@ test_check_structure(void)
 	alt_tmpl_set_free(&s);
 }
 
+/* The per-workspace caches (shapes verified, limits) follow the model:
+ * a new generation that drops an edge flags a shape verified before. */
+static void
+test_cache_follows_model(void)
+{
+	struct alt_tmpl_set s;
+	struct alt_tmpl_model *m1, *m2;
+	struct alt_tmpl_verdict v;
+	static struct tb t;
+
+	alt_tmpl_set_init(&s);
+	learn(&s, web_normal, 40, 3);
+	m1 = model_of(&s, 0.001, 5, 1);
+	for (uint32_t i = 0; i < s.n_edges; i++)
+		if (s.edges[i].key == alt_tmpl_edge_key(alt_tmpl_op_key_str("frontend", 8, "GET /", 5),
+							alt_tmpl_op_key_str("api", 3, "Audit", 5)))
+			s.edges[i].key ^= 1;    /* forget frontend -> api/Audit */
+	m2 = model_of(&s, 0.001, 5, 2);
+	for (unsigned r = 0; r < 3; r++) {
+		tb_reset(&t);
+		web(&t, 2, false, 300000);
+		CU_ASSERT(check(m1, &t, &v) == 0 && v.generation == 1);
+		CU_ASSERT(check(m1, &t, &v) == 0);
+		CU_ASSERT(check(m2, &t, &v) == ALT_TMPL_EDGE && v.generation == 2 && v.n_edges == 1);
+	}
+	free(m1);
+	free(m2);
+	alt_tmpl_set_free(&s);
+}
+
 static void
 test_check_latency(void)
 {
@@ -574,6 +604,7 @@ main(void)
 	CU_add_test(s, "file errors", test_file_errors);
 	CU_add_test(s, "check structure", test_check_structure);
 	CU_add_test(s, "check latency", test_check_latency);
+	CU_add_test(s, "caches follow the model", test_cache_follows_model);
 	CU_add_test(s, "family", test_family);
 	CU_add_test(s, "observations", test_obs_merge_overflow);
 	CU_add_test(s, "edit distance = reference", test_edit_distance);
