@@ -175,8 +175,12 @@ enum gen_anomaly {
 	GEN_ANOM_MISSING_SUBTREE,
 	GEN_ANOM_LATENCY,
 	GEN_ANOM_ERROR,
+	GEN_ANOM_EXTRA_SUBTREE,
 	GEN_ANOM_COUNT
 };
+
+/* The anomaly kind named s, or -1. */
+int gen_anomaly_parse(const char *s);
 
 /* The truth-file name of an anomaly kind. */
 const char *gen_anomaly_name(enum gen_anomaly a);
@@ -257,6 +261,9 @@ struct gen_trace_cfg {
 	double id64;                    /* fraction of 64-bit trace IDs */
 	unsigned task_id_len;           /* xtrace TaskID bytes: trace ID width */
 	double anomaly_rate;
+	uint8_t anom_kinds[GEN_ANOM_COUNT];     /* the kinds drawn, in order */
+	unsigned n_anom_kinds;
+	double latency_min, latency_max;        /* a latency outlier's factor */
 	bool closes_trace;              /* CLOSES_TRACE on the root (ATR only) */
 	unsigned emitters_per_service;
 	const struct gen_template *const *tpls;
@@ -369,6 +376,9 @@ struct gen_opts {
 	double skew_ms;                 /* --skew-ms: per-host clock offset bound */
 	double loss;
 	double anomaly_rate;
+	uint8_t anom_kinds[GEN_ANOM_COUNT];     /* --anomaly-kinds; none given: the first four */
+	unsigned n_anom_kinds;
+	double latency_min, latency_max;        /* --latency-outlier, default 10-50 */
 	bool affine;
 	bool no_closes;
 	unsigned max_payload;

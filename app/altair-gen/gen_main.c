@@ -48,6 +48,8 @@ enum {
 	OPT_SKEW_MS,
 	OPT_LOSS,
 	OPT_ANOMALY_RATE,
+	OPT_ANOMALY_KINDS,
+	OPT_LATENCY_OUTLIER,
 	OPT_TEMPLATE,
 	OPT_LIST_TEMPLATES,
 	OPT_AFFINE,
@@ -83,6 +85,8 @@ static const struct option long_opts[] = {
 	{ "skew-ms", required_argument, NULL, OPT_SKEW_MS },
 	{ "loss", required_argument, NULL, OPT_LOSS },
 	{ "anomaly-rate", required_argument, NULL, OPT_ANOMALY_RATE },
+	{ "anomaly-kinds", required_argument, NULL, OPT_ANOMALY_KINDS },
+	{ "latency-outlier", required_argument, NULL, OPT_LATENCY_OUTLIER },
 	{ "template", required_argument, NULL, OPT_TEMPLATE },
 	{ "list-templates", no_argument, NULL, OPT_LIST_TEMPLATES },
 	{ "affine", no_argument, NULL, OPT_AFFINE },
@@ -124,6 +128,14 @@ usage(FILE *f)
 		"  --list-templates         list the templates and exit\n"
 		"  --anomaly-rate P         fraction of traces with one injected anomaly:\n"
 		"                           unexpected_edge|missing_subtree|latency|error (default 0)\n"
+		"  --anomaly-kinds LIST     the kinds drawn, comma-separated, among unexpected_edge,\n"
+		"                           missing_subtree, latency, error, extra_subtree (default\n"
+		"                           the first four): unexpected_edge calls an operation no\n"
+		"                           template calls; missing_subtree drops a call (with its\n"
+		"                           subtree) that has no identical sibling; extra_subtree\n"
+		"                           copies a self-contained subtree under another span that\n"
+		"                           makes no such call; latency makes a span F times slower\n"
+		"  --latency-outlier F1-F2  a latency anomaly's factor, drawn in [F1, F2] (default 10-50)\n"
 		"  --id64 P                 fraction of traces with 64-bit IDs (default %.2f;\n"
 		"                           1 for xtrace with --task-id-len <= 8)\n"
 		"Emitters:\n"
@@ -281,6 +293,10 @@ set_defaults(struct gen_opts *o, struct parse_state *ps)
 	o->quiet_s = DEF_QUIET_S;
 	o->task_id_len = DEF_TASK_ID_LEN;
 	o->id64 = DEF_ID64;
+	o->latency_min = 10;
+	o->latency_max = 50;
+	for (unsigned k = GEN_ANOM_UNEXPECTED_EDGE; k <= GEN_ANOM_ERROR; k++)
+		o->anom_kinds[o->n_anom_kinds++] = (uint8_t)k;
 	o->net.mtu = DEF_MTU;
 	o->net.vlan = -1;
 	o->net.qinq_outer = -1;
@@ -338,6 +354,37 @@ parse_traffic_opt(int c, const char *arg, struct gen_opts *o, struct parse_state
 	case OPT_ANOMALY_RATE:
 		o->anomaly_rate = parse_double("anomaly-rate", arg, 0, 1, false);
 		return true;
+	case OPT_ANOMALY_KINDS: {
+		char tmp[256], *save = NULL;
+
+		if (strlen(arg) >= sizeof(tmp))
+			bad("anomaly-kinds", arg, "list too long");
+		strcpy(tmp, arg);
+		o->n_anom_kinds = 0;
+		for (char *k = strtok_r(tmp, ",", &save); k != NULL; k = strtok_r(NULL, ",", &save)) {
+			int a = gen_anomaly_parse(k);
+
+			if (a <= 0)
+				bad("anomaly-kinds", arg, "expected unexpected_edge, missing_subtree, latency, error, extra_subtree");
+			for (unsigned i = 0; i < o->n_anom_kinds; i++)
+				if (o->anom_kinds[i] == a)
+					bad("anomaly-kinds", arg, "a kind is listed twice");
+			o->anom_kinds[o->n_anom_kinds++] = (uint8_t)a;
+		}
+		if (o->n_anom_kinds == 0)
+			bad("anomaly-kinds", arg, "no kind given");
+		return true;
+	}
+	case OPT_LATENCY_OUTLIER: {
+		char tmp[64];
+		const char *max = split_pair("latency-outlier", arg, '-', tmp, sizeof(tmp), "expected F1-F2");
+
+		o->latency_min = parse_double("latency-outlier", tmp, 1, 1e6, true);
+		o->latency_max = max ? parse_double("latency-outlier", max, 1, 1e6, true) : o->latency_min;
+		if (o->latency_max < o->latency_min)
+			bad("latency-outlier", arg, "F2 must not be below F1");
+		return true;
+	}
 	case OPT_TEMPLATE: {
 		const struct gen_template *t = gen_template_find(arg);
 

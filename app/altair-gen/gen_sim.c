@@ -827,6 +827,10 @@ gen_run(const struct gen_opts *o, struct gen_stats *st)
 	cfg.id64 = o->id64;
 	cfg.task_id_len = o->task_id_len;
 	cfg.anomaly_rate = o->anomaly_rate;
+	memcpy(cfg.anom_kinds, o->anom_kinds, sizeof(cfg.anom_kinds));
+	cfg.n_anom_kinds = o->n_anom_kinds;
+	cfg.latency_min = o->latency_min;
+	cfg.latency_max = o->latency_max;
 	cfg.closes_trace = !o->no_closes;
 	cfg.emitters_per_service = o->emitters_per_service;
 	cfg.tpls = o->tpls;

@@ -13,7 +13,17 @@ static const char *const anomaly_names[GEN_ANOM_COUNT] = {
 	[GEN_ANOM_MISSING_SUBTREE] = "missing_subtree",
 	[GEN_ANOM_LATENCY] = "latency",
 	[GEN_ANOM_ERROR] = "error",
+	[GEN_ANOM_EXTRA_SUBTREE] = "extra_subtree",
 };
+
+int
+gen_anomaly_parse(const char *s)
+{
+	for (unsigned a = 0; a < GEN_ANOM_COUNT; a++)
+		if (strcmp(s, anomaly_names[a]) == 0)
+			return (int)a;
+	return -1;
+}
 
 /* The truth-file name of an anomaly kind ("?" out of range). */
 const char *
@@ -83,11 +93,125 @@ is_child_span(const struct gen_build *b, uint32_t i)
 	return i != 0 && b->nodes[i].rec.kind == ALT_KIND_SPAN;
 }
 
+/* A call whose removal shows: no sibling under the same parents has its
+ * (service, operation) (one of several identical calls is a multiplicity,
+ * and the shape does not count multiplicities). */
 static bool
-is_child(const struct gen_build *b, uint32_t i)
+is_child_without_twin(const struct gen_build *b, uint32_t i)
 {
-	(void)b;
-	return i != 0;
+	const struct gen_node *n = &b->nodes[i];
+
+	if (i == 0 || n->rec.parent_count == 0)
+		return false;
+	for (uint32_t j = 1; j < b->n; j++) {
+		const struct gen_node *m = &b->nodes[j];
+
+		if (j != i && m->rec.parent_count == n->rec.parent_count && m->svc == n->svc &&
+		    m->rec.parents[0] == n->rec.parents[0] && m->rec.operation.p == n->rec.operation.p)
+			return false;
+	}
+	return true;
+}
+
+/* Mark node i's subtree (every node reached through parent links) in in[];
+ * true when it is self-contained: no node in it has a parent outside it
+ * (but i), and it has at most 64 nodes. */
+static bool
+subtree_of(const struct gen_build *b, uint32_t i, uint8_t *in)
+{
+	uint32_t n = 1;
+
+	memset(in, 0, b->n);
+	in[i] = 1;
+	for (uint32_t j = i + 1; j < b->n; j++) {
+		const struct gen_node *m = &b->nodes[j];
+		unsigned k, inside = 0;
+
+		for (k = 0; k < m->rec.parent_count; k++)
+			inside += in[m->rec.parents[k]];
+		if (inside == 0)
+			continue;
+		if (inside != m->rec.parent_count)
+			return false;
+		in[j] = 1;
+		n++;
+	}
+	return n <= 64;
+}
+
+/* Copy a self-contained subtree under another span that makes no call of
+ * its root's kind: an extra call with everything it does. */
+static bool
+extra_subtree(struct gen_build *b)
+{
+	uint8_t *in = malloc(b->n ? b->n : 1);
+	uint32_t x = GEN_NONE, p = GEN_NONE, cand = 0, n0 = b->n;
+	uint64_t base;
+	uint32_t *map = NULL;
+	int64_t shift;
+
+	if (in == NULL)
+		return false;
+	/* the subtree: a child span, self-contained (reservoir sampling) */
+	for (uint32_t i = 1; i < n0; i++) {
+		if (b->nodes[i].rec.kind != ALT_KIND_SPAN || !subtree_of(b, i, in))
+			continue;
+		if (gen_rng_below(b->rng, ++cand) == 0)
+			x = i;
+	}
+	if (x == GEN_NONE)
+		goto fail;
+	subtree_of(b, x, in);
+	/* the new caller: a span outside the subtree that has no child of x's kind */
+	cand = 0;
+	for (uint32_t i = 0; i < n0; i++) {
+		bool has = false;
+
+		if (in[i] || b->nodes[i].rec.kind != ALT_KIND_SPAN)
+			continue;
+		for (uint32_t j = 1; j < n0 && !has; j++)
+			has = b->nodes[j].rec.parent_count > 0 && b->nodes[j].rec.parents[0] == i &&
+			      b->nodes[j].svc == b->nodes[x].svc &&
+			      b->nodes[j].rec.operation.p == b->nodes[x].rec.operation.p;
+		if (!has && gen_rng_below(b->rng, ++cand) == 0)
+			p = i;
+	}
+	if (p == GEN_NONE)
+		goto fail;
+	map = malloc(sizeof(uint32_t) * n0);
+	if (map == NULL)
+		goto fail;
+	base = b->nodes[p].rec.start_ns + (uint64_t)(gen_rng_unit(b->rng) * 0.5 * (double)b->nodes[p].rec.duration_ns);
+	shift = (int64_t)base - (int64_t)b->nodes[x].rec.start_ns;
+	for (uint32_t j = x; j < n0; j++) {
+		struct gen_node src;
+		uint32_t par[ALT_MAX_PARENTS], k, c;
+
+		if (!in[j])
+			continue;
+		src = b->nodes[j];      /* gen_b_node may move the array */
+		if (j == x) {
+			par[0] = p;
+			k = 1;
+		} else {
+			for (k = 0; k < src.rec.parent_count; k++)
+				par[k] = map[src.rec.parents[k]];
+		}
+		c = gen_b_node(b, (enum gen_svc)src.svc, src.rec.operation.p, (enum alt_kind)src.rec.kind, par, k,
+			       (uint64_t)((int64_t)src.rec.start_ns + shift), src.rec.duration_ns);
+		if (c == GEN_NONE)
+			goto fail;
+		b->nodes[c].rec.attrs = src.rec.attrs;
+		b->nodes[c].may_error = src.may_error;
+		map[j] = c;
+	}
+	free(map);
+	free(in);
+	return true;
+fail:
+	free(map);
+	free(in);
+	return false;
 }
 
 static bool
@@ -100,7 +224,7 @@ is_never_error_span(const struct gen_build *b, uint32_t i)
 
 /* Apply anomaly a; returns false when the trace offers no place for it. */
 static bool
-apply_anomaly(struct gen_build *b, enum gen_anomaly a)
+apply_anomaly(struct gen_build *b, enum gen_anomaly a, double lat_min, double lat_max)
 {
 	uint32_t i;
 
@@ -124,7 +248,7 @@ apply_anomaly(struct gen_build *b, enum gen_anomaly a)
 		return true;
 	}
 	case GEN_ANOM_MISSING_SUBTREE:
-		i = pick_node(b, is_child);
+		i = pick_node(b, is_child_without_twin);
 		if (i == GEN_NONE)
 			return false;
 		b->nodes[i].removed = 1;
@@ -138,7 +262,7 @@ apply_anomaly(struct gen_build *b, enum gen_anomaly a)
 		}
 		return true;
 	case GEN_ANOM_LATENCY: {
-		double f = 10.0 + 40.0 * gen_rng_unit(b->rng);
+		double f = lat_min + (lat_max - lat_min) * gen_rng_unit(b->rng);
 
 		i = pick_node(b, is_child_span);
 		if (i == GEN_NONE)
@@ -153,6 +277,8 @@ apply_anomaly(struct gen_build *b, enum gen_anomaly a)
 			return false;
 		b->nodes[i].rec.flags |= ALT_RF_ERROR;
 		return true;
+	case GEN_ANOM_EXTRA_SUBTREE:
+		return extra_subtree(b);
 	default:
 		return false;
 	}
@@ -247,14 +373,14 @@ gen_trace_make(const struct gen_trace_cfg *cfg, uint64_t index, uint64_t start_n
 	if (b.oom || b.n == 0)
 		goto fail;
 
-	if (gen_rng_chance(&rng, cfg->anomaly_rate)) {
-		unsigned a = 1 + (unsigned)gen_rng_below(&rng, GEN_ANOM_COUNT - 1);
+	if (cfg->n_anom_kinds > 0 && gen_rng_chance(&rng, cfg->anomaly_rate)) {
+		unsigned a = (unsigned)gen_rng_below(&rng, cfg->n_anom_kinds);
 
 		/* a trace that has no place for the drawn kind takes the next */
-		for (unsigned k = 0; k < GEN_ANOM_COUNT - 1; k++) {
-			unsigned kind = 1 + (a - 1 + k) % (GEN_ANOM_COUNT - 1);
+		for (unsigned k = 0; k < cfg->n_anom_kinds; k++) {
+			unsigned kind = cfg->anom_kinds[(a + k) % cfg->n_anom_kinds];
 
-			if (apply_anomaly(&b, (enum gen_anomaly)kind)) {
+			if (apply_anomaly(&b, (enum gen_anomaly)kind, cfg->latency_min, cfg->latency_max)) {
 				t->anomaly = (uint8_t)kind;
 				break;
 			}

@@ -73,6 +73,16 @@ struct alt_dp_conf {
 	/* settings given by a file or an option (bit i: entry i of the
 	 * settings table in dp_conf.c), for the contradiction checks */
 	uint64_t given;
+	/* anomaly detection (docs/anomalies.md) */
+	char templates[512];            /* template file loaded at start */
+	char flagged[512];              /* flagged traces, full detail */
+	double bloom_fpr;               /* target false-positive rate of the filters */
+	uint64_t bloom_keys;            /* expected keys per filter; 0 = those loaded or learned */
+	double latency_factor;          /* limit = learned p99 x this; 0 = no latency checks */
+	uint32_t learn_epochs;          /* learn online during the first N epochs (0 = off) */
+	uint32_t learn_min_support;     /* traces a shape or edge needs to be accepted */
+	uint32_t relearn_epochs;        /* rebuild from the last M epochs, every M epochs (0 = never) */
+	uint32_t learn_max_keys;        /* shapes, families and edges an epoch's observations hold */
 };
 
 void alt_dp_conf_default(struct alt_dp_conf *c);

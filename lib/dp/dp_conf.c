@@ -29,6 +29,7 @@ enum opt_type {
 	OPT_DETAIL,
 	OPT_RSS,
 	OPT_STEER,
+	OPT_DBL,
 };
 
 static const char *const rss_names[] = { "auto", "ip-udp", "l4-src", "off" };
@@ -102,6 +103,24 @@ static const struct opt opts[] = {
 	{ "quiet", "run", OPT_BOOL, OFF(quiet), 0, 1, "no progress lines and no summary on stdout" },
 	{ "progress-ms", "run", OPT_U32, OFF(progress_ms), 0, 86400000,
 	  "a progress line (packets, records, traces closed, drops) on stdout this often while running (0 = none)" },
+	{ "templates", "anomaly", OPT_STR, OFF(templates), 0, 0,
+	  "template file (altair-learn) to check every closed trace against from the start" },
+	{ "flagged", "anomaly", OPT_STR, OFF(flagged), 0, 0,
+	  "write every trace the templates flag, in full detail, as JSON lines to FILE" },
+	{ "bloom-fpr", "anomaly", OPT_DBL, OFF(bloom_fpr), 0, 0,
+	  "target false-positive rate of the shape and edge filters, (0, 0.5]" },
+	{ "bloom-keys", "anomaly", OPT_U64, OFF(bloom_keys), 0, 1ULL << 34,
+	  "expected keys per filter (sizes m and k); 0 = as many as loaded or learned" },
+	{ "latency-factor", "anomaly", OPT_DBL, OFF(latency_factor), 0, 0,
+	  "flag a span or trace slower than its learned p99 times this (0 = no latency checks)" },
+	{ "learn-epochs", "anomaly", OPT_U32, OFF(learn_epochs), 0, 1u << 30,
+	  "learn shapes and edges online during the first N epochs, then check (0 = off)" },
+	{ "learn-min-support", "anomaly", OPT_U32, OFF(learn_min_support), 1, 1u << 30,
+	  "traces a shape, family or edge must be seen in to be learned" },
+	{ "relearn-epochs", "anomaly", OPT_U32, OFF(relearn_epochs), 0, 1u << 30,
+	  "after learning, rebuild the templates from the last M epochs every M epochs (0 = never)" },
+	{ "learn-max-keys", "anomaly", OPT_U32, OFF(learn_max_keys), 64, 1u << 24,
+	  "shapes, families and edges one worker's epoch of observations can hold" },
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 _Static_assert(N_OPTS <= 64, "struct alt_dp_conf.given has a bit per setting");
@@ -157,6 +176,10 @@ alt_dp_conf_default(struct alt_dp_conf *c)
 	c->detail = ALT_DP_DETAIL_SUMMARY;
 	c->idle_exit_ms = 1000;
 	c->progress_ms = 5000;
+	c->bloom_fpr = 0.001;
+	c->latency_factor = 5.0;
+	c->learn_min_support = 3;
+	c->learn_max_keys = 16384;
 }
 
 static int
@@ -316,6 +339,19 @@ opt_parse(struct alt_dp_conf *c, const struct opt *o, const char *val, char *err
 			}
 		snprintf(err, errlen, "'%s' is not auto, ip-udp, l4-src or off", val);
 		return -1;
+	case OPT_DBL: {
+		char *end;
+		double d;
+
+		errno = 0;
+		d = strtod(val, &end);
+		if (errno != 0 || end == val || *end != '\0' || !(d >= 0) || d > 1e9) {
+			snprintf(err, errlen, "'%s' is not a non-negative number", val);
+			return -1;
+		}
+		*(double *)(base + o->off) = d;
+		return 0;
+	}
 	case OPT_STEER:
 		if (strcmp(val, "hash") == 0)
 			c->steer_by = ALT_DP_STEER_HASH;
@@ -354,6 +390,8 @@ usage(const char *prog)
 			snprintf(name, sizeof(name), "--%s LIST", o->name);
 		if (o->type == OPT_DETAIL || o->type == OPT_RSS || o->type == OPT_STEER)
 			snprintf(name, sizeof(name), "--%s MODE", o->name);
+		if (o->type == OPT_DBL)
+			snprintf(name, sizeof(name), "--%s X", o->name);
 		printf("  %-26s %s", name, o->help);
 		switch (o->type) {
 		case OPT_U16: printf(" [%u]", *(const uint16_t *)(base + o->off)); break;
@@ -363,6 +401,7 @@ usage(const char *prog)
 		case OPT_DETAIL: printf(" [summary]"); break;
 		case OPT_RSS: printf(" [auto]"); break;
 		case OPT_STEER: printf(" [hash]"); break;
+		case OPT_DBL: printf(" [%g]", *(const double *)(base + o->off)); break;
 		default: break;
 		}
 		printf("\n");
@@ -538,7 +577,8 @@ alt_dp_conf_check(const struct alt_dp_conf *c, const char *prog)
 	const struct {
 		const char *name;
 		const char *path;
-	} out[] = { { "dags", c->dags }, { "epochs", c->epochs }, { "summary", c->summary } };
+	} out[] = { { "dags", c->dags }, { "epochs", c->epochs }, { "summary", c->summary },
+		    { "flagged", c->flagged } };
 	char err[600];
 
 	if (c->mbuf_size != 0 && c->mbuf_size < 1152) {
@@ -573,6 +613,14 @@ alt_dp_conf_check(const struct alt_dp_conf *c, const char *prog)
 			fprintf(stderr, "%s: --%s '%s': %s\n", prog, out[i].name, out[i].path, err);
 			return -1;
 		}
+	}
+	if (!(c->bloom_fpr > 0 && c->bloom_fpr <= 0.5)) {
+		fprintf(stderr, "%s: --bloom-fpr %g: a false-positive rate must be in (0, 0.5]\n", prog, c->bloom_fpr);
+		return -1;
+	}
+	if (c->relearn_epochs > 0 && c->learn_epochs == 0 && c->templates[0] == '\0') {
+		fprintf(stderr, "%s: --relearn-epochs needs --learn-epochs or --templates to start from\n", prog);
+		return -1;
 	}
 	return 0;
 }
@@ -609,7 +657,7 @@ alt_dp_conf_load(struct alt_dp_conf *c, const char *path)
 		for (size_t i = 0; i < N_OPTS; i++)
 			known |= strcmp(opts[i].section, names[s]) == 0;
 		if (!known) {
-			fprintf(stderr, "altair: %s: unknown section [%s] (ports, pipeline, pools, outputs, run)\n",
+			fprintf(stderr, "altair: %s: unknown section [%s] (ports, pipeline, pools, outputs, run, anomaly)\n",
 				path, names[s]);
 			goto out;
 		}
@@ -665,6 +713,7 @@ alt_dp_conf_print(const struct alt_dp_conf *c, FILE *f)
 		case OPT_DETAIL: fprintf(f, "%s\n", c->detail == ALT_DP_DETAIL_FULL ? "full" : "summary"); break;
 		case OPT_RSS: fprintf(f, "%s\n", rss_names[c->rss]); break;
 		case OPT_STEER: fprintf(f, "%s\n", c->steer_by == ALT_DP_STEER_L4_SRC ? "l4-src" : "hash"); break;
+		case OPT_DBL: fprintf(f, "%g\n", *(const double *)(base + o->off)); break;
 		case OPT_PORTS:
 			for (unsigned k = 0; k < ALT_FMT_COUNT; k++)
 				fprintf(f, "%s%s=%u", k ? "," : "", alt_wire_format_name(k), c->udp_port[k]);

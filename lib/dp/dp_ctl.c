@@ -47,6 +47,8 @@ alt_dp_ctl_open(struct alt_dp_app *a)
 		return -1;
 	if (c->epochs[0] && (a->epochs = open_sink(c->epochs)) == NULL)
 		return -1;
+	if (c->flagged[0] && (a->flagged = open_sink(c->flagged)) == NULL)
+		return -1;
 	a->epoch_line_cap = EPOCH_LINE_BYTES;
 	a->epoch_line = malloc(a->epoch_line_cap);
 	if (a->epoch_line == NULL) {
@@ -66,10 +68,12 @@ alt_dp_ctl_open(struct alt_dp_app *a)
 		}
 	}
 	for (unsigned i = 0; i < a->nworkers; i++) {
-		a->workers[i].held = calloc(c->out_blocks, sizeof(struct out_block *));
-		if (a->workers[i].held == NULL) {
-			RTE_LOG(ERR, altair, "cannot allocate the control lcore's block list\n");
-			return -1;
+		for (unsigned s = 0; s < SINK_COUNT; s++) {
+			a->workers[i].held[s] = calloc(c->out_blocks, sizeof(struct out_block *));
+			if (a->workers[i].held[s] == NULL) {
+				RTE_LOG(ERR, altair, "cannot allocate the control lcore's block list\n");
+				return -1;
+			}
 		}
 	}
 	return 0;
@@ -82,7 +86,9 @@ alt_dp_ctl_close(struct alt_dp_app *a)
 		fclose(a->dags);
 	if (a->epochs != NULL && a->epochs != stdout)
 		fclose(a->epochs);
-	a->dags = a->epochs = NULL;
+	if (a->flagged != NULL && a->flagged != stdout)
+		fclose(a->flagged);
+	a->dags = a->epochs = a->flagged = NULL;
 	free(a->epoch_line);
 	a->epoch_line = NULL;
 	for (unsigned i = 0; i < MAX_PENDING_EPOCHS; i++) {
@@ -93,18 +99,44 @@ alt_dp_ctl_close(struct alt_dp_app *a)
 	}
 	for (unsigned i = 0; i < a->nworkers; i++) {
 		struct worker *w = &a->workers[i];
-		for (uint32_t k = 0; k < w->n_held; k++)
-			rte_free(w->held[k]);
-		free(w->held);
-		w->held = NULL;
-		w->n_held = 0;
+		for (unsigned s = 0; s < SINK_COUNT; s++) {
+			for (uint32_t k = 0; k < w->n_held[s]; k++)
+				rte_free(w->held[s][k]);
+			free(w->held[s]);
+			w->held[s] = NULL;
+			w->n_held[s] = 0;
+		}
+	}
+}
+
+/* The lines of a flagged block, for /altair/anomalies (a line that
+ * continues in the next block is seen by its start only). */
+static void
+recent_lines(struct alt_dp_app *a, const struct out_block *b)
+{
+	const char *p = b->data, *end = b->data + b->len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+
+		alt_dp_tmpl_recent(a, p, len);
+		p += len + 1;
 	}
 }
 
 static void
 write_block(struct alt_dp_app *a, struct worker *w, struct out_block *b)
 {
-	if (a->dags != NULL) {
+	if (b->sink == SINK_FLAGGED) {
+		recent_lines(a, b);
+		if (a->flagged != NULL) {
+			if (fwrite(b->data, 1, b->len, a->flagged) != b->len)
+				a->flagged_write_errors += b->lines;
+			else
+				ctr_add(&a->flagged_lines_written, b->lines);
+		}
+	} else if (a->dags != NULL) {
 		if (fwrite(b->data, 1, b->len, a->dags) != b->len)
 			a->dag_write_errors += b->lines;
 		else
@@ -132,14 +164,15 @@ drain_blocks(struct alt_dp_app *a, struct worker *w)
 
 	for (unsigned i = 0; i < n; i++) {
 		struct out_block *b = objs[i];
+		unsigned s = b->sink < SINK_COUNT ? b->sink : SINK_DAGS;
 
 		/* at most every block of this worker: held has room for all */
-		w->held[w->n_held++] = b;
+		w->held[s][w->n_held[s]++] = b;
 		if (b->cont)
 			continue;
-		for (uint32_t k = 0; k < w->n_held; k++)
-			write_block(a, w, w->held[k]);
-		w->n_held = 0;
+		for (uint32_t k = 0; k < w->n_held[s]; k++)
+			write_block(a, w, w->held[s][k]);
+		w->n_held[s] = 0;
 	}
 	return n;
 }
@@ -293,6 +326,7 @@ write_epoch(struct alt_dp_app *a, struct pending_epoch *p)
 	}
 	last_epoch_publish(a, p, delay);
 	ctr_add(&a->epochs_written, 1);
+	alt_dp_tmpl_epoch(a, p->st);
 	a->epoch_written = true;
 	a->last_epoch_written = p->epoch;
 	p->used = false;
@@ -342,6 +376,7 @@ drain_epochs(struct alt_dp_app *a, struct worker *w)
 			struct pending_epoch *p = pending_for(a, o->epoch);
 
 			alt_stats_merge(p->st, o->st);
+			alt_dp_tmpl_partial(a, o);
 			if (o->wall_ns > p->last_wall_ns)
 				p->last_wall_ns = o->wall_ns;
 			rte_ring_sp_enqueue(w->free_epochs, o);
@@ -458,6 +493,8 @@ alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 	for (;;) {
 		unsigned work = poll_workers(a);
 		uint64_t now = alt_dp_mono_ns();
+
+		alt_dp_tmpl_poll(a, false);
 		if (!stopping) {
 			uint64_t rx = 0;
 			for (unsigned i = 0; i < a->nworkers; i++)
@@ -506,6 +543,17 @@ alt_dp_ctl_finish(struct alt_dp_app *a)
 	/* Workers are done: take what is left, then every pending epoch. */
 	poll_workers(a);
 	flush_epochs(a, UINT64_MAX);
+	alt_dp_tmpl_poll(a, true);
+	for (unsigned i = 0; i < a->nworkers; i++)
+		for (unsigned s = 0; s < SINK_COUNT; s++) {
+			free(a->workers[i].held[s]);
+			a->workers[i].held[s] = NULL;
+		}
+	if (a->flagged != NULL && a->flagged != stdout && fclose(a->flagged) != 0)
+		a->flagged_write_errors++;
+	else if (a->flagged == stdout)
+		fflush(stdout);
+	a->flagged = NULL;
 	if (a->dags != NULL && a->dags != stdout && fclose(a->dags) != 0)
 		a->dag_write_errors++;
 	else if (a->dags == stdout)
@@ -560,6 +608,11 @@ alt_dp_totals(const struct alt_dp_app *a, struct alt_dp_totals *t)
 		t->atr_frames_lost += wc->atr_frames_lost;
 		t->jaeger_batches_lost += wc->jaeger_batches_lost;
 		t->jaeger_client_dropped += wc->jaeger_client_dropped_spans;
+		t->pipe.anomaly_checked += pc->anomaly_checked;
+		t->pipe.anomaly_traces += pc->anomaly_traces;
+		t->pipe.anomaly_shape += pc->anomaly_shape;
+		t->pipe.anomaly_edge += pc->anomaly_edge;
+		t->pipe.anomaly_latency += pc->anomaly_latency;
 		alt_pipe_mem_stats(w->pipe, &ms);
 		t->mem.total_bytes += ms.total_bytes;
 		t->mem.nodes_peak += ms.nodes_peak;
@@ -727,6 +780,27 @@ write_summary_json(FILE *f, const struct alt_dp_app *a, const struct alt_dp_tota
 		a->epoch_lines,
 		a->epoch_write_errors, t->pipe.epochs_lost + t->w.epochs_dropped,
 		a->epochs_forced, a->epoch_late_partials);
+	fprintf(f, ",\"anomalies\":{\"checked\":%" PRIu64 ",\"flagged\":%" PRIu64 ",\"anomaly_shape\":%" PRIu64
+		",\"anomaly_edge\":%" PRIu64 ",\"anomaly_latency\":%" PRIu64 ",\"flagged_lines\":%" PRIu64
+		",\"flagged_lines_dropped\":%" PRIu64 ",\"flagged_write_errors\":%" PRIu64 "}",
+		t->pipe.anomaly_checked, t->pipe.anomaly_traces, t->pipe.anomaly_shape, t->pipe.anomaly_edge,
+		t->pipe.anomaly_latency, a->flagged_lines_written, t->w.flagged_dropped, a->flagged_write_errors);
+	{
+		const struct alt_dp_tmpl *tp = &a->tmpl;
+
+		fprintf(f, ",\"templates\":{\"generation\":%" PRIu64 ",\"swaps\":%" PRIu64 ",\"freed\":%" PRIu64
+			",\"superseded\":%" PRIu64 ",\"learned_builds\":%u,\"observed\":%" PRIu64,
+			tp->have_info ? tp->info.generation : 0, tp->swaps, tp->freed, tp->superseded, tp->builds,
+			t->w.learn_observed);
+		if (tp->have_info)
+			fprintf(f, ",\"shape_keys\":%" PRIu64 ",\"edge_keys\":%" PRIu64 ",\"families\":%u"
+				",\"shape_bits\":%" PRIu64 ",\"edge_bits\":%" PRIu64 ",\"shape_k\":%u,\"edge_k\":%u"
+				",\"fpr_target\":%g,\"shape_fpr_estimate\":%.6g,\"edge_fpr_estimate\":%.6g",
+				tp->info.shape_keys, tp->info.edge_keys, tp->info.families, tp->info.shape_bits,
+				tp->info.edge_bits, tp->info.shape_k, tp->info.edge_k, tp->info.fpr_target,
+				tp->info.shape_fpr, tp->info.edge_fpr);
+		fputc('}', f);
+	}
 	fprintf(f, ",\"steering\":{\"frames\":%" PRIu64 ",\"waits\":%" PRIu64 ",\"ring_full\":%" PRIu64
 		",\"no_buffer\":%" PRIu64 "}",
 		t->pipe.steer_frames, t->w.steer_waits, t->w.steer_ring_full, t->w.steer_no_buf);
@@ -861,6 +935,11 @@ alt_dp_ctl_report(struct alt_dp_app *a)
 		       t.pipe.traces_incomplete);
 		printf("loss     ATR frames %" PRIu64 ", Jaeger batches %" PRIu64 ", client-dropped spans %" PRIu64 "\n",
 		       t.atr_frames_lost, t.jaeger_batches_lost, t.jaeger_client_dropped);
+		if (t.pipe.anomaly_checked > 0 || a->tmpl.swaps > 0)
+			printf("anomaly  checked %" PRIu64 ", flagged %" PRIu64 " (shape %" PRIu64 ", edge %" PRIu64
+			       ", latency %" PRIu64 "), templates generation %" PRIu64 ", swaps %" PRIu64 "\n",
+			       t.pipe.anomaly_checked, t.pipe.anomaly_traces, t.pipe.anomaly_shape, t.pipe.anomaly_edge,
+			       t.pipe.anomaly_latency, a->tmpl.have_info ? a->tmpl.info.generation : 0, a->tmpl.swaps);
 		printf("outputs  %" PRIu64 " trace lines (%" PRIu64 " dropped), %" PRIu64 " epochs (%" PRIu64
 		       " lines written), epoch delay p50 %.3f ms p99 %.3f ms\n",
 		       a->dag_lines_written, t.w.lines_dropped, a->epochs_written, a->epoch_lines, d50, d99);
@@ -877,7 +956,7 @@ alt_dp_ctl_report(struct alt_dp_app *a)
 		if (f != stdout)
 			fclose(f);
 	}
-	if (a->dag_write_errors || a->epoch_write_errors)
+	if (a->dag_write_errors || a->epoch_write_errors || a->flagged_write_errors)
 		rc = -1;
 	return rc;
 }

@@ -12,7 +12,9 @@
 #include <rte_common.h>
 #include <rte_ethdev.h>
 #include <rte_log.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
+#include <rte_spinlock.h>
 
 #include "alt_dp.h"
 
@@ -75,12 +77,19 @@ struct steer_buf {
 	uint8_t data[STEER_BUF_BYTES];
 };
 
+/* Output streams of JSON lines, each with its own sink file. */
+enum out_sink {
+	SINK_DAGS = 0,          /* --dags */
+	SINK_FLAGGED = 1,       /* --flagged */
+	SINK_COUNT
+};
+
 /* A block of complete JSON lines on its way from a worker to the writer. */
 struct out_block {
 	uint32_t len;
 	uint32_t lines;
-	uint32_t cont;          /* the last line continues in this worker's next block */
-	uint32_t pad;
+	uint32_t cont;          /* the last line continues in this worker's next block of this sink */
+	uint32_t sink;          /* enum out_sink */
 	char data[OUT_BLOCK_BYTES];
 };
 
@@ -90,6 +99,7 @@ struct epoch_obj {
 	uint64_t wall_ns;
 	unsigned worker;
 	struct alt_stats *st;
+	struct alt_tmpl_obs *obs;       /* online learning: what the epoch's traces showed (NULL: not learning) */
 };
 
 /*
@@ -115,7 +125,10 @@ struct epoch_obj {
 	X(steer_waits, "steer_waits")                   /* waited for a buffer or ring room */ \
 	X(steer_dropped, "steer_dropped_records")       /* records in frames given up */ \
 	X(steer_ring_full, "steer_ring_full")           /* frames given up: owner's ring full */ \
-	X(steer_no_buf, "steer_no_buffer")              /* frames given up: no free buffer */
+	X(steer_no_buf, "steer_no_buffer")              /* frames given up: no free buffer */ \
+	X(flagged_lines, "flagged_lines")               /* --flagged lines formatted */ \
+	X(flagged_dropped, "flagged_lines_dropped")     /* no free output block, or too long */ \
+	X(learn_observed, "learn_observed")             /* traces observed for online learning */
 
 struct dp_counters {
 #define DP_CTR_FIELD(field, name) uint64_t field;
@@ -186,7 +199,8 @@ struct worker {
 	uint64_t dgram_net[ALT_NET_OUTCOME_COUNT];      /* reassembled datagrams by outcome */
 	uint64_t dgram_wire[ALT_WIRE_REASON_COUNT];     /* reassembled tracing datagrams by decode result */
 	/* output */
-	struct out_block *cur_block;
+	struct alt_tmpl_ws *tws;        /* online learning observations */
+	struct out_block *cur_block[SINK_COUNT];
 	uint64_t last_flush_tsc;
 	char *line;
 	size_t line_cap;
@@ -213,8 +227,8 @@ struct worker {
 	int done;
 	/* control lcore only: blocks of a line whose continuation has not
 	 * arrived yet (see drain_blocks in dp_ctl.c) */
-	struct out_block **held;
-	uint32_t n_held;
+	struct out_block **held[SINK_COUNT];
+	uint32_t n_held[SINK_COUNT];
 	/* cold */
 	unsigned id;
 	unsigned lcore;
@@ -231,6 +245,58 @@ struct pending_epoch {
 	uint64_t epoch;
 	uint64_t last_wall_ns;
 	struct alt_stats *st;
+};
+
+/* A model replaced but perhaps still read by a worker: freed once every
+ * worker has passed a quiescent point after the replacement (token). */
+struct retired_model {
+	struct alt_tmpl_model *m;
+	uint64_t token;
+};
+
+#define RECENT_ANOMALIES 16
+#define RECENT_TEXT 128         /* a telemetry string holds < 128 bytes */
+
+struct recent_anomaly {
+	char trace_id[33];
+	uint64_t generation;
+	char flags[64];
+	char summary[RECENT_TEXT];
+};
+
+/* Templates, their swaps and online learning (dp_tmpl.c). */
+struct alt_dp_tmpl {
+	/* The model in force: the control lcore stores it (release), workers
+	 * load it (acquire) once per loop iteration and report quiescence at
+	 * the end of it; NULL = no checks. */
+	struct alt_tmpl_model *cur;
+	struct rte_rcu_qsbr *qsv;
+	/* Telemetry -> control: a model built by /altair/templates/reload,
+	 * exchanged in and out atomically (whoever takes it owns it). */
+	struct alt_tmpl_model *mailbox;
+	uint64_t next_gen;              /* generation numbers, atomic fetch-add */
+	uint64_t published_gen;         /* generation of cur (release store by control) */
+	/* control lcore only */
+	struct retired_model *retired;
+	uint32_t n_retired, cap_retired;
+	uint64_t swaps;                 /* publications (ctr_add: telemetry reads) */
+	uint64_t freed;
+	uint64_t superseded;            /* reloads replaced in the mailbox before publication (telemetry thread, atomic add) */
+	/* online learning (control lcore only, except `learning`) */
+	int learning;                   /* workers observe closed traces (relaxed) */
+	struct alt_tmpl_obs *obs;       /* merged observations of the window */
+	struct alt_stats *lat;          /* merged statistics of the window (latency) */
+	uint32_t window_epochs;         /* epochs in the window so far */
+	uint32_t builds;                /* learned models built */
+	bool learned_once;
+	/* what telemetry shows, under lock (control writes, telemetry reads) */
+	rte_spinlock_t lock;
+	struct alt_tmpl_model_info info;
+	bool have_info;
+	char source[256];               /* file, or "learned online" */
+	char pending_source[256];       /* the file of the model in the mailbox */
+	struct recent_anomaly recent[RECENT_ANOMALIES];
+	uint32_t n_recent;              /* ever recorded; slot = n % RECENT_ANOMALIES */
 };
 
 struct alt_dp_app {
@@ -256,7 +322,12 @@ struct alt_dp_app {
 	struct worker *workers;
 	uint64_t start_ns;
 	uint64_t end_ns;
+	bool want_flagged;
+	struct alt_dp_tmpl tmpl;
 	/* control: sinks */
+	FILE *flagged;
+	uint64_t flagged_lines_written;
+	uint64_t flagged_write_errors;
 	FILE *dags;
 	FILE *epochs;
 	uint64_t dag_lines_written;
@@ -302,6 +373,25 @@ alt_dp_rss_name(uint8_t rss)
 /* Open the sinks, the epoch line buffer and the control lcore's epoch
  * statistics; 0, -ENOMEM (pools: the caller prints the memory report) or
  * -1 after saying what failed. */
+/* dp_tmpl.c: load a template file into a new model of the next
+ * generation (control or telemetry side). NULL with err filled. */
+struct alt_tmpl_model *alt_dp_tmpl_load(struct alt_dp_app *a, const char *path, char *err, size_t errlen);
+/* Publish a model (control lcore, or before the workers start); the one it
+ * replaces is retired. */
+void alt_dp_tmpl_publish(struct alt_dp_app *a, struct alt_tmpl_model *m, const char *source);
+/* Control lcore, every loop: take a reloaded model from the mailbox and
+ * publish it; free retired models whose grace period is over (all: the
+ * workers are done). */
+void alt_dp_tmpl_poll(struct alt_dp_app *a, bool all);
+/* Setup before the workers start: RCU, --templates, learning. 0 or -1. */
+int alt_dp_tmpl_setup(struct alt_dp_app *a);
+/* Control lcore: an epoch's partial arrived (learning observations). */
+void alt_dp_tmpl_partial(struct alt_dp_app *a, struct epoch_obj *o);
+/* Control lcore: an epoch was written (learning windows end here). */
+void alt_dp_tmpl_epoch(struct alt_dp_app *a, const struct alt_stats *st);
+/* Control lcore: a flagged line was written (for /altair/anomalies). */
+void alt_dp_tmpl_recent(struct alt_dp_app *a, const char *line, size_t len);
+
 int alt_dp_ctl_open(struct alt_dp_app *a);
 int alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig);
 void alt_dp_ctl_finish(struct alt_dp_app *a);

@@ -31,6 +31,7 @@
 #include <rte_mbuf.h>
 #include <rte_ether.h>
 #include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_telemetry.h>
 
@@ -93,7 +94,7 @@ sock_free(void *ctx, void *p)
 /* ---- worker hooks (run on the worker lcore) ---- */
 
 static struct out_block *
-block_get(struct worker *w)
+block_get(struct worker *w, enum out_sink sink)
 {
 	void *b = NULL;
 
@@ -102,48 +103,58 @@ block_get(struct worker *w)
 	((struct out_block *)b)->len = 0;
 	((struct out_block *)b)->lines = 0;
 	((struct out_block *)b)->cont = 0;
+	((struct out_block *)b)->sink = sink;
 	return b;
 }
 
 static void
-block_flush(struct worker *w)
+block_flush(struct worker *w, enum out_sink sink)
 {
-	if (w->cur_block == NULL || w->cur_block->len == 0)
+	struct out_block *b = w->cur_block[sink];
+
+	if (b == NULL || b->len == 0)
 		return;
 	/* The out ring holds every block there is, so this cannot fail. */
-	if (rte_ring_sp_enqueue(w->out_ring, w->cur_block) != 0) {
-		ctr_add(&w->ctr.lines_dropped, w->cur_block->lines);
-		w->cur_block->len = 0;
-		w->cur_block->lines = 0;
+	if (rte_ring_sp_enqueue(w->out_ring, b) != 0) {
+		ctr_add(sink == SINK_DAGS ? &w->ctr.lines_dropped : &w->ctr.flagged_dropped, b->lines);
+		b->len = 0;
+		b->lines = 0;
 		return;
 	}
-	w->cur_block = NULL;
+	w->cur_block[sink] = NULL;
 	w->last_flush_tsc = rte_get_tsc_cycles();
+}
+
+static void
+blocks_flush(struct worker *w)
+{
+	for (unsigned s = 0; s < SINK_COUNT; s++)
+		block_flush(w, (enum out_sink)s);
 }
 
 /* Append one complete line to the output blocks. A line longer than a
  * block spans consecutive blocks (they are written in order); it is only
  * started when enough blocks are free, so no partial line is ever written. */
 static void
-emit_line(struct worker *w, const char *line, size_t len)
+emit_line(struct worker *w, enum out_sink sink, const char *line, size_t len)
 {
-	struct out_block *b = w->cur_block;
+	struct out_block *b = w->cur_block[sink];
 	size_t room = b != NULL ? OUT_BLOCK_BYTES - b->len : 0;
 
 	if (len > room) {
 		size_t need = (len - room + OUT_BLOCK_BYTES - 1) / OUT_BLOCK_BYTES;
 		if (rte_ring_count(w->free_blocks) < need) {
-			ctr_add(&w->ctr.lines_dropped, 1);
+			ctr_add(sink == SINK_DAGS ? &w->ctr.lines_dropped : &w->ctr.flagged_dropped, 1);
 			return;
 		}
 	}
-	ctr_add(&w->ctr.lines, 1);
+	ctr_add(sink == SINK_DAGS ? &w->ctr.lines : &w->ctr.flagged_lines, 1);
 	while (len > 0) {
 		if (b == NULL || b->len == OUT_BLOCK_BYTES) {
 			if (b != NULL)
 				b->cont = 1;
-			block_flush(w);
-			b = w->cur_block = block_get(w);
+			block_flush(w, sink);
+			b = w->cur_block[sink] = block_get(w, sink);
 			if (b == NULL)
 				return; /* cannot happen: counted above */
 			b->lines = 0;
@@ -159,6 +170,38 @@ emit_line(struct worker *w, const char *line, size_t len)
 	b->lines++;
 }
 
+/* A flagged trace, in full detail, to --flagged. */
+static void
+emit_flagged(struct worker *w, const struct alt_trace_view *v)
+{
+	size_t len = alt_pipe_format_trace(v, true, w->line, w->line_cap);
+
+	if (len >= w->line_cap) {
+		ctr_add(&w->ctr.detail_truncated, 1);
+		len = alt_pipe_format_trace(v, false, w->line, w->line_cap);
+	}
+	if (len >= w->line_cap) {
+		ctr_add(&w->ctr.flagged_dropped, 1);
+		return;
+	}
+	emit_line(w, SINK_FLAGGED, w->line, len);
+}
+
+/* Online learning: what a whole closed trace shows goes into the epoch's
+ * observations, which travel to the control lcore with its statistics. */
+static void
+observe(struct worker *w, const struct alt_trace_view *v)
+{
+	const uint32_t damaged = ALT_PIPE_TF(INCOMPLETE) | ALT_PIPE_TF(TRUNCATED) | ALT_PIPE_TF(LATE_FRAGMENT) |
+				 ALT_PIPE_TF(CYCLE) | ALT_PIPE_TF(DUPLICATE_ID);
+	struct epoch_obj *o = w->cur_epoch_obj;
+
+	if (v->dag == NULL || (v->flags & damaged) || o == NULL || o->obs == NULL)
+		return;
+	alt_tmpl_obs_trace(o->obs, w->tws, v->dag, v->intern, v->shape);
+	ctr_add(&w->ctr.learn_observed, 1);
+}
+
 static void
 hook_trace_closed(void *ctx, const struct alt_trace_view *v)
 {
@@ -167,6 +210,12 @@ hook_trace_closed(void *ctx, const struct alt_trace_view *v)
 	bool full = c->detail == ALT_DP_DETAIL_FULL;
 	size_t len;
 
+	/* relaxed: a mode switch; the observations travel with the epoch
+	 * objects, whose rings order them */
+	if (alt_unlikely(__atomic_load_n(&g_app.tmpl.learning, __ATOMIC_RELAXED)))
+		observe(w, v);
+	if (alt_unlikely(v->flags & ALT_PIPE_TF_ANOMALY) && g_app.want_flagged)
+		emit_flagged(w, v);
 	if (!g_app.want_dags)
 		return;
 	len = alt_pipe_format_trace(v, full, w->line, w->line_cap);
@@ -178,7 +227,7 @@ hook_trace_closed(void *ctx, const struct alt_trace_view *v)
 		ctr_add(&w->ctr.lines_dropped, 1);
 		return;
 	}
-	emit_line(w, w->line, len);
+	emit_line(w, SINK_DAGS, w->line, len);
 }
 
 static struct alt_stats *
@@ -518,12 +567,19 @@ worker_main(void *arg)
 	const uint64_t rt_off = (uint64_t)rts.tv_sec * 1000000000ULL + (uint64_t)rts.tv_nsec - base_ns;
 
 	w->last_flush_tsc = base_tsc;
+	rte_rcu_qsbr_thread_register(g_app.tmpl.qsv, w->id);
+	rte_rcu_qsbr_thread_online(g_app.tmpl.qsv, w->id);
 	/* acquire: pairs with the control lcore's release store of stop (it
 	 * publishes nothing else; acquire keeps the drain after the load) */
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t t0 = rte_get_tsc_cycles();
 		uint32_t got = 0;
 
+		/* The templates for this iteration (one generation for every
+		 * trace it closes). acquire: pairs with the release store that
+		 * published the model, so its filters are visible; it stays
+		 * allocated until this worker reports quiescence below. */
+		alt_pipe_set_templates(w->pipe, __atomic_load_n(&g_app.tmpl.cur, __ATOMIC_ACQUIRE));
 		w->now_ns = base_ns + (uint64_t)((double)(t0 - base_tsc) * ns_per_tsc);
 		arrival_clock(w, w->now_ns + rt_off);
 		for (unsigned q = 0; q < w->nq; q++) {
@@ -552,11 +608,15 @@ worker_main(void *arg)
 				alt_pipe_advance(w->pipe);
 			last_expire = w->now_ns;
 		}
-		if (w->cur_block != NULL && rte_get_tsc_cycles() - w->last_flush_tsc > flush_tsc)
-			block_flush(w);
+		if ((w->cur_block[SINK_DAGS] != NULL || w->cur_block[SINK_FLAGGED] != NULL) &&
+		    rte_get_tsc_cycles() - w->last_flush_tsc > flush_tsc)
+			blocks_flush(w);
 		/* relaxed: a progress count for the --once idle check, it
 		 * publishes no other data */
 		__atomic_store_n(&w->rx_seen, w->ctr.rx_pkts, __ATOMIC_RELAXED);
+		/* Nothing read from a model is held past this point: the control
+		 * lcore may free one this worker no longer sees. */
+		rte_rcu_qsbr_quiescent(g_app.tmpl.qsv, w->id);
 		if (got == 0) {
 			/* Idle: let a control lcore that shares this CPU run. */
 			if (++w->idle_loops >= IDLE_SPINS_PER_YIELD) {
@@ -571,6 +631,9 @@ worker_main(void *arg)
 	 * can steer anything more here, every open trace goes through the
 	 * whole chain. */
 	uint64_t t0 = rte_get_tsc_cycles();
+	/* A fresh read of the templates, held until this worker goes offline
+	 * after the drain (it reported quiescence since the last load). */
+	alt_pipe_set_templates(w->pipe, __atomic_load_n(&g_app.tmpl.cur, __ATOMIC_ACQUIRE));
 	alt_net_reasm_flush(w->reasm);
 	steer_flush(w);
 	/* nothing more will be steered from here (release: pairs with the
@@ -596,7 +659,10 @@ worker_main(void *arg)
 		alt_pipe_advance(w->pipe);
 	}
 	alt_pipe_drain(w->pipe);
-	block_flush(w);
+	alt_pipe_set_templates(w->pipe, NULL);
+	rte_rcu_qsbr_thread_offline(g_app.tmpl.qsv, w->id);
+	rte_rcu_qsbr_thread_unregister(g_app.tmpl.qsv, w->id);
+	blocks_flush(w);
 	ctr_add(&w->ctr.busy_tsc, rte_get_tsc_cycles() - t0);
 	/* release: pairs with the control lcore's acquire load of done; the
 	 * last blocks, epochs and every counter are written before it */
@@ -885,9 +951,10 @@ worker_free_blocks(struct worker *w)
 {
 	void *b;
 
-	if (w->cur_block != NULL)
-		rte_free(w->cur_block);
-	w->cur_block = NULL;
+	for (unsigned s = 0; s < SINK_COUNT; s++) {
+		rte_free(w->cur_block[s]);
+		w->cur_block[s] = NULL;
+	}
 	while (w->out_ring != NULL && rte_ring_sc_dequeue(w->out_ring, &b) == 0)
 		rte_free(b);
 	while (w->free_blocks != NULL && rte_ring_sc_dequeue(w->free_blocks, &b) == 0)
@@ -988,7 +1055,7 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 	pc.shard_self = id;
 	pc.shard_count = g_app.nworkers;
 	pc.owner_table = g_app.owner_table;
-	pc.want_critical_path = g_app.want_dags;     /* only --dags lines show it */
+	pc.want_critical_path = g_app.want_dags || g_app.want_flagged;      /* only trace lines show it */
 	w->pipe = alt_pipe_create(&pc, &alloc, &hooks);
 	if (w->pipe == NULL) {
 		RTE_LOG(ERR, altair, "worker %u: cannot allocate the pipeline on socket %d: %zu bytes "
@@ -1006,6 +1073,16 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 		goto free_reasm;
 	}
 	w->line_cap = line_bytes(c);
+	if (c->learn_epochs > 0 || c->relearn_epochs > 0) {
+		size_t tsz = alt_tmpl_ws_memsize(c->max_nodes_per_trace);
+		void *tm = rte_malloc_socket("learnws", tsz, RTE_CACHE_LINE_SIZE, socket);
+
+		if (tm == NULL || (w->tws = alt_tmpl_ws_init(tm, c->max_nodes_per_trace)) == NULL) {
+			RTE_LOG(ERR, altair, "worker %u: cannot allocate the learning workspace (%zu bytes)\n", id, tsz);
+			rte_free(tm);
+			goto free_line;
+		}
+	}
 	w->line = rte_malloc_socket("line", w->line_cap, RTE_CACHE_LINE_SIZE, socket);
 	if (w->line == NULL) {
 		RTE_LOG(ERR, altair, "worker %u: cannot allocate the line buffer (%zu bytes)\n", id, w->line_cap);
@@ -1019,7 +1096,7 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 		RTE_LOG(ERR, altair, "worker %u: cannot allocate rings: %s\n", id, rte_strerror(rte_errno));
 		goto free_rings;
 	}
-	for (unsigned i = 0; g_app.want_dags && i < c->out_blocks; i++) {
+	for (unsigned i = 0; (g_app.want_dags || g_app.want_flagged) && i < c->out_blocks; i++) {
 		struct out_block *b = rte_malloc_socket("outblk", sizeof(*b), RTE_CACHE_LINE_SIZE, socket);
 		if (b == NULL) {
 			RTE_LOG(ERR, altair, "worker %u: cannot allocate output blocks (%u x %zu bytes): "
@@ -1062,6 +1139,16 @@ worker_setup(struct worker *w, unsigned id, unsigned lcore)
 				"(%zu bytes each)\n", id, i + 1, nepochs, alt_stats_memsize(&pc.stats));
 			rte_free(o);
 			goto free_epochs;
+		}
+		if (c->learn_epochs > 0 || c->relearn_epochs > 0) {
+			size_t osz = alt_tmpl_obs_memsize(c->learn_max_keys);
+			void *om = rte_malloc_socket("learn", osz, RTE_CACHE_LINE_SIZE, socket);
+
+			if (om == NULL || (o->obs = alt_tmpl_obs_init(om, c->learn_max_keys)) == NULL) {
+				fprintf(stderr, "altair: worker %u: cannot allocate learning observations "
+					"(%zu bytes): lower [anomaly] learn-max-keys\n", id, osz);
+				return -1;
+			}
 		}
 		rte_ring_sp_enqueue(w->free_epochs, o);
 	}
@@ -1199,6 +1286,7 @@ alt_dp_run(struct alt_dp_conf *c)
 
 	a->conf = c;
 	a->want_dags = c->dags[0] != '\0';
+	a->want_flagged = c->flagged[0] != '\0';
 	if (nports == 0) {
 		RTE_LOG(ERR, altair, "no DPDK ports (add --vdev net_pcap0,rx_pcap=FILE, or bind a NIC)\n");
 		return 1;
@@ -1312,6 +1400,8 @@ alt_dp_run(struct alt_dp_conf *c)
 			alt_dp_mem_report(a);
 		goto close_ctl;
 	}
+	if (alt_dp_tmpl_setup(a) != 0)
+		goto close_ctl;
 	if (alt_dp_telemetry_register(a) != 0)
 		goto close_ctl;
 	signal(SIGINT, on_signal);

@@ -5,6 +5,10 @@
  *   /altair/memory   pool usage (nodes, traces, reorder) and peaks
  *   /altair/ports    per-port RX counters (ethdev stats)
  *   /altair/epoch    the last epoch written: number, records, traces, delay
+ *   /altair/anomalies  anomaly counts by reason and the most recent flagged traces
+ *   /altair/templates  the templates in force: generation, keys, bits, k,
+ *                    estimated false-positive rates, swaps
+ *   /altair/templates/reload,FILE  load a template file and swap it in
  * Handlers run on the telemetry thread and only read: worker counters with
  * relaxed loads (ctr_read), the last epoch through its sequence count.
  */
@@ -12,9 +16,11 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_spinlock.h>
+#include <rte_malloc.h>
 #include <rte_telemetry.h>
 
 #include "dp_private.h"
@@ -224,6 +230,10 @@ tel_answer(int (*fill)(struct rte_tel_data *d), const char *params, struct rte_t
 	return rc;
 }
 
+static int fill_anomalies(struct rte_tel_data *d);
+static int fill_templates(struct rte_tel_data *d);
+static int tel_reload(const char *cmd, const char *params, struct rte_tel_data *d);
+
 #define DP_TEL_COMMANDS(X) \
 	X(stats, "/altair/stats", \
 	  "Totals: packets, records by outcome, traces, loss, outputs. No parameters.") \
@@ -236,7 +246,11 @@ tel_answer(int (*fill)(struct rte_tel_data *d), const char *params, struct rte_t
 	X(sources, "/altair/sources", \
 	  "Per worker: senders known and active, idle events, watermark, progress. No parameters.") \
 	X(epoch, "/altair/epoch", \
-	  "The last epoch written: number, records, traces closed, late, delay. No parameters.")
+	  "The last epoch written: number, records, traces closed, late, delay. No parameters.") \
+	X(anomalies, "/altair/anomalies", \
+	  "Anomaly counts by reason, recent flagged traces. No parameters.") \
+	X(templates, "/altair/templates", \
+	  "Templates in force: generation, keys, bits, k, est. false-positive rate, swaps.")
 
 #define DP_TEL_HANDLER(name, path, help) \
 	static int \
@@ -259,6 +273,8 @@ alt_dp_telemetry_register(struct alt_dp_app *a)
 #define DP_TEL_ENTRY(name, path, help) { path, tel_##name, help },
 		DP_TEL_COMMANDS(DP_TEL_ENTRY)
 #undef DP_TEL_ENTRY
+		{ "/altair/templates/reload", tel_reload,
+		  "Load a template file and swap it in. Parameter: FILE. Answer: generation or error." },
 	};
 
 	(void)a;
@@ -272,6 +288,156 @@ alt_dp_telemetry_register(struct alt_dp_app *a)
 	rte_spinlock_lock(&tel_lock);
 	tel_ready = true;
 	rte_spinlock_unlock(&tel_lock);
+	return 0;
+}
+
+static int
+fill_anomalies(struct rte_tel_data *d)
+{
+	struct alt_dp_totals t;
+	struct alt_dp_tmpl *tp = &g_app.tmpl;
+	struct recent_anomaly rec[RECENT_ANOMALIES];
+	uint32_t n, k;
+	struct rte_tel_data *list;
+
+	alt_dp_totals(&g_app, &t);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "checked", t.pipe.anomaly_checked);
+	rte_tel_data_add_dict_u64(d, "flagged", t.pipe.anomaly_traces);
+	rte_tel_data_add_dict_u64(d, "anomaly_shape", t.pipe.anomaly_shape);
+	rte_tel_data_add_dict_u64(d, "anomaly_edge", t.pipe.anomaly_edge);
+	rte_tel_data_add_dict_u64(d, "anomaly_latency", t.pipe.anomaly_latency);
+	rte_tel_data_add_dict_u64(d, "flagged_lines", ctr_read(&g_app.flagged_lines_written));
+	rte_tel_data_add_dict_u64(d, "flagged_lines_dropped", t.w.flagged_dropped);
+	rte_spinlock_lock(&tp->lock);
+	n = tp->n_recent;
+	memcpy(rec, tp->recent, sizeof(rec));
+	rte_spinlock_unlock(&tp->lock);
+	list = rte_tel_data_alloc();
+	if (list == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_dict(list);
+	/* newest first */
+	for (k = 0; k < RECENT_ANOMALIES && k < n; k++) {
+		const struct recent_anomaly *r = &rec[(n - 1 - k) % RECENT_ANOMALIES];
+		struct rte_tel_data *e = rte_tel_data_alloc();
+		char key[16];
+
+		if (e == NULL)
+			break;
+		rte_tel_data_start_dict(e);
+		rte_tel_data_add_dict_string(e, "trace_id", r->trace_id);
+		rte_tel_data_add_dict_u64(e, "generation", r->generation);
+		rte_tel_data_add_dict_string(e, "flags", r->flags);
+		rte_tel_data_add_dict_string(e, "summary", r->summary);
+		snprintf(key, sizeof(key), "%u", k);
+		rte_tel_data_add_dict_container(list, key, e, 0);
+	}
+	rte_tel_data_add_dict_container(d, "recent", list, 0);
+	return 0;
+}
+
+static void
+dict_dbl(struct rte_tel_data *d, const char *name, double v)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%.6g", v);
+	rte_tel_data_add_dict_string(d, name, s);
+}
+
+static int
+fill_templates(struct rte_tel_data *d)
+{
+	struct alt_dp_tmpl *tp = &g_app.tmpl;
+	struct alt_tmpl_model_info info;
+	char source[RTE_TEL_MAX_STRING_LEN];
+	bool have;
+
+	rte_spinlock_lock(&tp->lock);
+	info = tp->info;
+	have = tp->have_info;
+	memcpy(source, tp->source, sizeof(source) - 1);
+	source[sizeof(source) - 1] = '\0';
+	rte_spinlock_unlock(&tp->lock);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "active", have);
+	rte_tel_data_add_dict_u64(d, "swaps", ctr_read(&tp->swaps));
+	/* relaxed: a mode flag */
+	rte_tel_data_add_dict_u64(d, "learning", __atomic_load_n(&tp->learning, __ATOMIC_RELAXED) != 0);
+	if (!have)
+		return 0;
+	rte_tel_data_add_dict_u64(d, "generation", info.generation);
+	rte_tel_data_add_dict_string(d, "source", source);
+	rte_tel_data_add_dict_u64(d, "shape_keys", info.shape_keys);
+	rte_tel_data_add_dict_u64(d, "families", info.families);
+	rte_tel_data_add_dict_u64(d, "edge_keys", info.edge_keys);
+	rte_tel_data_add_dict_u64(d, "shape_bits", info.shape_bits);
+	rte_tel_data_add_dict_u64(d, "edge_bits", info.edge_bits);
+	rte_tel_data_add_dict_u64(d, "shape_k", info.shape_k);
+	rte_tel_data_add_dict_u64(d, "edge_k", info.edge_k);
+	dict_dbl(d, "fpr_target", info.fpr_target);
+	dict_dbl(d, "shape_fpr_estimate", info.shape_fpr);
+	dict_dbl(d, "edge_fpr_estimate", info.edge_fpr);
+	rte_tel_data_add_dict_u64(d, "op_limits", info.op_limits);
+	rte_tel_data_add_dict_u64(d, "shape_limits", info.shape_limits);
+	dict_dbl(d, "latency_factor", info.latency_factor);
+	rte_tel_data_add_dict_u64(d, "model_bytes", info.bytes);
+	return 0;
+}
+
+/* /altair/templates/reload,FILE: a bad file leaves the templates in force
+ * and the answer says why; a good one is swapped in, and the answer comes
+ * once the control lcore has published it (or after a second, pending). */
+static int
+tel_reload(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct alt_dp_tmpl *tp = &g_app.tmpl;
+	struct alt_tmpl_model *m, *old;
+	char err[256];
+	uint64_t gen;
+	bool published = false;
+
+	bool ready;
+
+	(void)cmd;
+	if (params == NULL || *params == '\0')
+		return -EINVAL;
+	rte_tel_data_start_dict(d);
+	rte_spinlock_lock(&tel_lock);
+	ready = tel_ready;
+	rte_spinlock_unlock(&tel_lock);
+	if (!ready)
+		return 0;       /* starting or stopping */
+	m = alt_dp_tmpl_load(&g_app, params, err, sizeof(err));
+	if (m == NULL) {
+		err[RTE_TEL_MAX_STRING_LEN - 1] = '\0';
+		rte_tel_data_add_dict_u64(d, "ok", 0);
+		rte_tel_data_add_dict_string(d, "error", err);
+		return 0;
+	}
+	gen = m->generation;
+	rte_tel_data_add_dict_u64(d, "ok", 1);
+	rte_tel_data_add_dict_u64(d, "generation", gen);
+	rte_tel_data_add_dict_u64(d, "shape_keys", m->shapes->keys_added);
+	rte_tel_data_add_dict_u64(d, "edge_keys", m->edges->keys_added);
+	rte_spinlock_lock(&tp->lock);
+	snprintf(tp->pending_source, sizeof(tp->pending_source), "%s", params);
+	rte_spinlock_unlock(&tp->lock);
+	/* acq_rel: the model's contents go with it to the control lcore; a
+	 * model still waiting there was never published: it is ours to free */
+	old = __atomic_exchange_n(&tp->mailbox, m, __ATOMIC_ACQ_REL);
+	if (old != NULL) {
+		rte_free(old);
+		__atomic_add_fetch(&tp->superseded, 1, __ATOMIC_RELAXED);
+	}
+	for (int i = 0; i < 10000 && !published; i++) {
+		/* acquire: pairs with the release store in alt_dp_tmpl_publish */
+		published = __atomic_load_n(&tp->published_gen, __ATOMIC_ACQUIRE) >= gen;
+		if (!published)
+			usleep(100);
+	}
+	rte_tel_data_add_dict_u64(d, "published", published);
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 #include "alt_sources.h"
 #include "alt_shape.h"
 #include "alt_stats.h"
+#include "alt_tmpl.h"
 #include "alt_wire.h"
 
 #ifdef __cplusplus
@@ -131,6 +132,12 @@ struct alt_pipe_counters {
 	uint64_t traces_digest;
 	uint64_t dag_too_big;                           /* traces larger than the DAG workspace */
 	uint64_t reopened;                              /* CLOSES_TRACE closes found incomplete, reopened */
+	/* anomaly checks (templates set with alt_pipe_set_templates) */
+	uint64_t anomaly_checked;                       /* traces checked against a model */
+	uint64_t anomaly_traces;                        /* traces flagged with any anomaly */
+	uint64_t anomaly_shape;                         /* by reason */
+	uint64_t anomaly_edge;
+	uint64_t anomaly_latency;
 };
 
 /* Flags of a closed trace, as reported ("flags":[...]). */
@@ -141,7 +148,10 @@ struct alt_pipe_counters {
 	X(CYCLE, "cycle") \
 	X(DUPLICATE_ID, "duplicate_id") \
 	X(LATE_RECORDS, "late_records") \
-	X(ERROR, "error")
+	X(ERROR, "error") \
+	X(ANOMALY_SHAPE, "anomaly_shape") \
+	X(ANOMALY_EDGE, "anomaly_edge") \
+	X(ANOMALY_LATENCY, "anomaly_latency")
 
 enum {
 #define ALT_PIPE_TF_ENUM(e, s) ALT_PIPE_TFB_##e,
@@ -150,6 +160,8 @@ enum {
 	ALT_PIPE_TFB_COUNT
 };
 #define ALT_PIPE_TF(name) (1u << ALT_PIPE_TFB_##name)
+/* The anomaly flags: what the templates found, not how the trace was collected. */
+#define ALT_PIPE_TF_ANOMALY (ALT_PIPE_TF(ANOMALY_SHAPE) | ALT_PIPE_TF(ANOMALY_EDGE) | ALT_PIPE_TF(ANOMALY_LATENCY))
 const char *alt_pipe_trace_flag_name(unsigned bit);
 
 /* What a hook sees of one closed trace; valid during the call only. */
@@ -161,6 +173,10 @@ struct alt_trace_view {
 	const char *shape_text;         /* NULL unless cfg.want_shape_text */
 	uint32_t flags;                 /* ALT_PIPE_TF(...) */
 	uint32_t records;               /* records the trace accounts for */
+	/* The check against the templates in force, NULL when none were: the
+	 * model's generation, and the unknown edges and slow nodes by DAG
+	 * index. */
+	const struct alt_tmpl_verdict *verdict;
 };
 
 struct alt_pipe_hooks {
@@ -247,6 +263,12 @@ void alt_pipe_peer_progress(struct alt_pipe *p, unsigned peer, uint64_t progress
 /* What this pipe promises its peers: the watermark over the sources it
  * receives from (not over its peers); ALT_SOURCES_NONE before any. */
 uint64_t alt_pipe_progress(struct alt_pipe *p);
+/* The templates closed traces are checked against from now on (NULL:
+ * none). The model must stay valid until the next call: the appliance
+ * calls this once per loop iteration with the pointer it read, and frees
+ * an old model only after every worker has passed a quiescent point. */
+void alt_pipe_set_templates(struct alt_pipe *p, const struct alt_tmpl_model *m);
+
 /* Release what the watermark allows, close expired traces, analyse them,
  * hand out finished epochs. Call once per burst (cheap when idle). */
 void alt_pipe_advance(struct alt_pipe *p);

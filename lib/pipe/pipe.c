@@ -38,6 +38,9 @@ struct alt_pipe {
 	struct alt_dag_ws *dag;
 	struct alt_shape_ws *shape;
 	char *shape_text;
+	const struct alt_tmpl_model *tmpl;      /* templates in force, or NULL */
+	struct alt_tmpl_ws *tws;
+	struct alt_tmpl_verdict verdict;
 	struct alt_pipe_hooks hooks;
 	/* sharding */
 	uint32_t *steer_rec;            /* [max_records] index of a record to steer */
@@ -280,6 +283,10 @@ alt_pipe_create(const struct alt_pipe_cfg *cfg, const struct alt_pipe_alloc *all
 	if ((m = pipe_take(p, sz, "shape")) == NULL ||
 	    (p->shape = alt_shape_ws_init(m, c.max_nodes_per_trace)) == NULL)
 		goto fail;
+	sz = alt_tmpl_ws_memsize(c.max_nodes_per_trace);
+	if ((m = pipe_take(p, sz, "templates")) == NULL ||
+	    (p->tws = alt_tmpl_ws_init(m, c.max_nodes_per_trace)) == NULL)
+		goto fail;
 	if (c.want_shape_text && (p->shape_text = pipe_take(p, SHAPE_TEXT_CAP, "shape text")) == NULL)
 		goto fail;
 
@@ -391,7 +398,8 @@ trace_flags(const struct alt_trace *t, const struct alt_dag *d)
 static void epoch_ensure(struct alt_pipe *p);
 
 static __attribute__((noinline)) void
-account_stats(struct alt_pipe *p, const struct alt_trace *t, const struct alt_dag *d, uint64_t shape)
+account_stats(struct alt_pipe *p, const struct alt_trace *t, const struct alt_dag *d, uint64_t shape,
+	      const struct alt_trace_view *v)
 {
 	struct alt_stats *st;
 
@@ -406,8 +414,51 @@ account_stats(struct alt_pipe *p, const struct alt_trace *t, const struct alt_da
 					      << ALT_ARRIVAL_SHIFT);
 	if (d == NULL)
 		return;
+	if (v->verdict != NULL) {
+		struct alt_stats_counters *c = alt_stats_counters(st);
+
+		c->anomaly_checked++;
+		if (v->flags & ALT_PIPE_TF_ANOMALY) {
+			c->anomaly_traces++;
+			c->anomaly_shape += !!(v->flags & ALT_PIPE_TF(ANOMALY_SHAPE));
+			c->anomaly_edge += !!(v->flags & ALT_PIPE_TF(ANOMALY_EDGE));
+			c->anomaly_latency += !!(v->flags & ALT_PIPE_TF(ANOMALY_LATENCY));
+		}
+	}
 	alt_stats_add_trace(st, shape, d->duration_ns);
 	alt_stats_add_nodes(st, p->intern, d->v, d->nodes, d->par_off, d->par);
+}
+
+/* Check a closed trace against the templates in force: its shape only
+ * when the trace is whole (a missing parent, a truncation, a late
+ * fragment, a cycle or a duplicate ID already say what is wrong, and none
+ * of them is the application's structure), every edge and every latency
+ * always. */
+static __attribute__((noinline)) void
+check_templates(struct alt_pipe *p, struct alt_trace_view *v)
+{
+	const uint32_t damaged = ALT_PIPE_TF(INCOMPLETE) | ALT_PIPE_TF(TRUNCATED) | ALT_PIPE_TF(LATE_FRAGMENT) |
+				 ALT_PIPE_TF(CYCLE) | ALT_PIPE_TF(DUPLICATE_ID);
+	uint32_t a = alt_tmpl_check(p->tws, p->tmpl, v->dag, p->intern, v->shape, !(v->flags & damaged),
+				    &p->verdict);
+
+	v->verdict = &p->verdict;
+	p->cnt.anomaly_checked++;
+	if (alt_likely(a == 0))
+		return;
+	p->cnt.anomaly_traces++;
+	if (a & ALT_TMPL_SHAPE) {
+		v->flags |= ALT_PIPE_TF(ANOMALY_SHAPE);
+		p->cnt.anomaly_shape++;
+	}
+	if (a & ALT_TMPL_EDGE) {
+		v->flags |= ALT_PIPE_TF(ANOMALY_EDGE);
+		p->cnt.anomaly_edge++;
+	}
+	if (a & ALT_TMPL_LATENCY) {
+		v->flags |= ALT_PIPE_TF(ANOMALY_LATENCY);
+		p->cnt.anomaly_latency++;
+	}
 }
 
 /* Analyse closed traces in batches, software-pipelined: the nodes of the
@@ -459,7 +510,7 @@ process_closed(struct alt_pipe *p)
 				p->cnt.traces_closed[t->closed_by]++;
 			if (t->closed_by == ALT_CLOSED_PRESSURE)
 				p->cnt.pressure_closes++;
-			if (v.flags & ~(ALT_PIPE_TF(LATE_RECORDS) | ALT_PIPE_TF(ERROR)))
+			if (v.flags & ~(ALT_PIPE_TF(LATE_RECORDS) | ALT_PIPE_TF(ERROR) | ALT_PIPE_TF_ANOMALY))
 				p->cnt.traces_flagged++;
 			if (v.flags & ALT_PIPE_TF(INCOMPLETE))
 				p->cnt.traces_incomplete++;
@@ -469,9 +520,11 @@ process_closed(struct alt_pipe *p)
 			} else {
 				p->cnt.records[ALT_PIPE_REC_IN_TRACE] += records;
 			}
+			if (p->tmpl != NULL && d != NULL)
+				check_templates(p, &v);
 			p->cnt.traces_digest += alt_mix64(alt_trace_id_hash(&t->trace_id) ^
 							  ((uint64_t)records << 32) ^ v.flags);
-			account_stats(p, t, d, v.shape);
+			account_stats(p, t, d, v.shape, &v);
 			if (p->hooks.trace_closed != NULL)
 				p->hooks.trace_closed(p->hooks.ctx, &v);
 			alt_session_release(p->session, t);
@@ -948,6 +1001,12 @@ release_source(struct alt_pipe *p)
 			return true;
 	}
 	return false;
+}
+
+void
+alt_pipe_set_templates(struct alt_pipe *p, const struct alt_tmpl_model *m)
+{
+	p->tmpl = m;
 }
 
 void

@@ -112,8 +112,130 @@ j_finish(struct jbuf *j)
 	return j->off;
 }
 
+/* A node for an anomaly: {"id","service","operation"}. */
+static void
+j_node_ref(struct jbuf *j, const struct alt_trace_view *v, uint32_t idx)
+{
+	const struct alt_node *n = v->dag->v[idx];
+
+	j_lit(j, "{\"id\":");
+	j_id64(j, n->node_id);
+	j_lit(j, ",\"service\":");
+	j_intern(j, v->intern, n->service_id);
+	j_lit(j, ",\"operation\":");
+	j_intern(j, v->intern, n->operation_id);
+	j_lit(j, "}");
+}
+
+/* "svc/op" of a node into buf at *off. */
+static void
+s_node(char *buf, size_t cap, size_t *off, const struct alt_trace_view *v, uint32_t idx)
+{
+	const struct alt_node *n = v->dag->v[idx];
+	uint32_t sl, ol;
+	const char *s = alt_intern_str(v->intern, n->service_id, &sl);
+	const char *o = alt_intern_str(v->intern, n->operation_id, &ol);
+	int k = snprintf(buf + *off, cap - *off, "%.*s/%.*s", (int)(sl > 40 ? 40 : sl), s, (int)(ol > 40 ? 40 : ol), o);
+
+	if (k > 0)
+		*off = *off + (size_t)k < cap ? *off + (size_t)k : cap - 1;
+}
+
+/* One line a person reads first: "edge a/x -> b/y; slow c/z 12.3 ms > 2.0 ms". */
+static void
+anomaly_summary(struct jbuf *j, const struct alt_trace_view *v)
+{
+	const struct alt_tmpl_verdict *r = v->verdict;
+	char buf[320];
+	size_t off = 0;
+	int k;
+
+#define S_PUT(...) do { k = snprintf(buf + off, sizeof(buf) - off, __VA_ARGS__); \
+		if (k > 0) off = off + (size_t)k < sizeof(buf) ? off + (size_t)k : sizeof(buf) - 1; } while (0)
+	buf[0] = '\0';
+	if (v->flags & ALT_PIPE_TF(ANOMALY_SHAPE))
+		S_PUT("unknown shape");
+	if (r->n_edges > 0) {
+		S_PUT("%sedge ", off ? "; " : "");
+		if (r->edge[0].parent == UINT32_MAX)
+			S_PUT("(entry)");
+		else
+			s_node(buf, sizeof(buf), &off, v, r->edge[0].parent);
+		S_PUT(" -> ");
+		s_node(buf, sizeof(buf), &off, v, r->edge[0].child);
+		if (r->n_edges > 1)
+			S_PUT(" (+%u)", r->n_edges - 1);
+	}
+	if (r->n_slow > 0) {
+		S_PUT("%sslow ", off ? "; " : "");
+		s_node(buf, sizeof(buf), &off, v, r->slow[0].node);
+		S_PUT(" %.3f ms > %.3f ms", (double)v->dag->v[r->slow[0].node]->duration_ns / 1e6,
+		      (double)r->slow[0].limit_ns / 1e6);
+		if (r->n_slow > 1)
+			S_PUT(" (+%u)", r->n_slow - 1);
+	}
+	if (r->trace_slow)
+		S_PUT("%strace %.3f ms > %.3f ms", off ? "; " : "", (double)v->dag->duration_ns / 1e6,
+		      (double)r->trace_limit_ns / 1e6);
+#undef S_PUT
+	j_lit(j, ",\"anomaly_summary\":");
+	j_str(j, buf, off);
+}
+
+/* What the templates found: the model's generation and, per reason, what
+ * does not fit (docs/anomalies.md). */
+static void
+j_anomalies(struct jbuf *j, const struct alt_trace_view *v)
+{
+	const struct alt_tmpl_verdict *r = v->verdict;
+	bool first = true;
+
+	j_key_u64(j, ",\"templates_generation\":", r->generation);
+	j_lit(j, ",\"anomalies\":[");
+	if (v->flags & ALT_PIPE_TF(ANOMALY_SHAPE)) {
+		j_lit(j, "{\"reason\":\"anomaly_shape\",\"shape\":");
+		j_id64(j, v->shape);
+		j_lit(j, "}");
+		first = false;
+	}
+	for (uint32_t i = 0; i < r->n_edges && i < ALT_TMPL_MAX_REPORT; i++) {
+		j_lit(j, first ? "{" : ",{");
+		first = false;
+		j_lit(j, "\"reason\":\"anomaly_edge\",\"caller\":");
+		if (r->edge[i].parent == UINT32_MAX)
+			j_lit(j, "null");
+		else
+			j_node_ref(j, v, r->edge[i].parent);
+		j_lit(j, ",\"callee\":");
+		j_node_ref(j, v, r->edge[i].child);
+		j_lit(j, "}");
+	}
+	for (uint32_t i = 0; i < r->n_slow && i < ALT_TMPL_MAX_REPORT; i++) {
+		j_lit(j, first ? "{" : ",{");
+		first = false;
+		j_lit(j, "\"reason\":\"anomaly_latency\",\"node\":");
+		j_node_ref(j, v, r->slow[i].node);
+		j_key_u64(j, ",\"duration_ns\":", v->dag->v[r->slow[i].node]->duration_ns);
+		j_key_u64(j, ",\"limit_ns\":", r->slow[i].limit_ns);
+		j_lit(j, "}");
+	}
+	if (r->trace_slow) {
+		j_lit(j, first ? "{" : ",{");
+		j_lit(j, "\"reason\":\"anomaly_latency\",\"node\":null");
+		j_key_u64(j, ",\"duration_ns\":", v->dag->duration_ns);
+		j_key_u64(j, ",\"limit_ns\":", r->trace_limit_ns);
+		j_lit(j, "}");
+	}
+	j_lit(j, "]");
+	anomaly_summary(j, v);
+	j_key_u64(j, ",\"unknown_edges\":", r->n_edges);
+	j_key_u64(j, ",\"slow_nodes\":", r->n_slow);
+}
+
 /*
  * One closed trace as a JSON line (the --dags format, see docs/outputs.md).
+ * A trace the templates flagged also carries the model's generation and
+ * what did not fit ("anomalies").
  */
 size_t
 alt_pipe_format_trace(const struct alt_trace_view *v, bool full, char *buf, size_t cap)
@@ -171,6 +293,8 @@ alt_pipe_format_trace(const struct alt_trace_view *v, bool full, char *buf, size
 		j_raw(&j, "\"", 1);
 	}
 	j_lit(&j, "]");
+	if (v->verdict != NULL && (v->flags & ALT_PIPE_TF_ANOMALY) && d != NULL)
+		j_anomalies(&j, v);
 	if (full && d != NULL) {
 		j_lit(&j, ",\"spans\":[");
 		for (uint32_t i = 0; i < d->nodes; i++) {
@@ -247,6 +371,14 @@ alt_pipe_format_epoch(const struct alt_stats *st, uint64_t epoch, uint64_t epoch
 	j_key_u64(&j, ",\"records\":", c->records);
 	j_key_u64(&j, ",\"traces_closed\":", c->traces_closed);
 	j_key_u64(&j, ",\"late\":", c->late);
+	if (c->anomaly_checked > 0) {
+		j_key_u64(&j, ",\"anomalies\":{\"checked\":", c->anomaly_checked);
+		j_key_u64(&j, ",\"flagged\":", c->anomaly_traces);
+		j_key_u64(&j, ",\"anomaly_shape\":", c->anomaly_shape);
+		j_key_u64(&j, ",\"anomaly_edge\":", c->anomaly_edge);
+		j_key_u64(&j, ",\"anomaly_latency\":", c->anomaly_latency);
+		j_lit(&j, "}");
+	}
 	j_lit(&j, ",\"dropped\":{");
 	for (unsigned i = 0; i < n_drop && i < 32; i++) {
 		if (i)

@@ -75,6 +75,12 @@ struct alt_stats_counters {
 	uint64_t ops_overflow;  /* spans not counted: op table full */
 	uint64_t shapes_overflow;
 	uint64_t strings_overflow;
+	/* anomaly checks against templates (lib/tmpl) */
+	uint64_t anomaly_checked;       /* traces checked */
+	uint64_t anomaly_traces;        /* traces flagged with any anomaly */
+	uint64_t anomaly_shape;         /* ... by reason (a trace may have several) */
+	uint64_t anomaly_edge;
+	uint64_t anomaly_latency;
 };
 
 struct alt_stats;

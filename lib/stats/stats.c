@@ -1375,6 +1375,11 @@ alt_stats_merge(struct alt_stats *dst, const struct alt_stats *src)
 	dst->c.ops_overflow += sc->ops_overflow;
 	dst->c.shapes_overflow += sc->shapes_overflow;
 	dst->c.strings_overflow += sc->strings_overflow;
+	dst->c.anomaly_checked += sc->anomaly_checked;
+	dst->c.anomaly_traces += sc->anomaly_traces;
+	dst->c.anomaly_shape += sc->anomaly_shape;
+	dst->c.anomaly_edge += sc->anomaly_edge;
+	dst->c.anomaly_latency += sc->anomaly_latency;
 	alt_hist_merge(&dst->close_delay, &src->close_delay);
 }
 

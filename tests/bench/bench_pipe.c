@@ -19,8 +19,14 @@
  * --shards 1 (the same loop, one pipe, nothing steered) on the same
  * capture, this is the cost of steering. Only this figure is printed.
  *
+ * With --templates FILE (altair-learn output) every repetition runs the
+ * payloads twice, without and with the anomaly checks (filters and
+ * latency limits of FILE, as the appliance builds them), alternating so
+ * that a neighbour's load hits both alike; the figure is the median over
+ * the repetitions of the per-repetition time ratio.
+ *
  * Usage: bench_pipe FILE.pcap [--reps N] [--format-label X] [--max-nodes N] [--critical-path] [--no-thp]
- *                   [--shards N]
+ *                   [--shards N] [--templates FILE]
  * (--critical-path: compute each trace's critical path, as the appliance
  * does only when it writes --dags; off by default like the appliance's
  * benchmark, which writes no per-trace output; --no-thp: keep the tables on
@@ -42,6 +48,7 @@
 #define MAX_REPS 1000
 
 static bool no_thp;    /* --no-thp: plain 4 KiB pages */
+static const struct alt_tmpl_model *g_model;   /* --templates, for the runs that check */
 
 struct payload {
 	uint64_t off;
@@ -90,7 +97,7 @@ static void
 usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s FILE.pcap [--reps N] [--format-label X] [--max-nodes N] [--critical-path] [--no-thp]"
-		" [--shards N]\n", argv0);
+		" [--shards N] [--templates FILE]\n", argv0);
 }
 
 /* Allocator that touches every page up front, like the appliance's
@@ -207,10 +214,11 @@ bench_pipe_destroy(struct stats_spares *sp)
 	alt_pipe_destroy(sp->p);
 }
 
-/* One timed run over the pre-extracted payloads. 0, or -1. */
+/* One timed run over the pre-extracted payloads (checked against m when
+ * not NULL). 0, or -1. */
 static int
-run_payloads(const struct alt_pipe_cfg *cfg, const uint8_t *blob, const struct payload *pl,
-	     size_t n, struct result *r)
+run_payloads_tmpl(const struct alt_pipe_cfg *cfg, const uint8_t *blob, const struct payload *pl,
+		  size_t n, struct result *r, const struct alt_tmpl_model *m, uint64_t *flagged)
 {
 	struct stats_spares sp;
 	struct alt_pipe *p = bench_pipe_create(cfg, &sp);
@@ -218,6 +226,7 @@ run_payloads(const struct alt_pipe_cfg *cfg, const uint8_t *blob, const struct p
 
 	if (p == NULL)
 		return -1;
+	alt_pipe_set_templates(p, m);
 	t0 = now_ns();
 	for (size_t i = 0; i < n; i++) {
 		struct alt_pipe_origin o = { pl[i].flow, pl[i].ts_ns };
@@ -230,7 +239,85 @@ run_payloads(const struct alt_pipe_cfg *cfg, const uint8_t *blob, const struct p
 	alt_pipe_drain(p);
 	t1 = now_ns();
 	collect(p, (double)(t1 - t0) / 1e9, r);
+	if (flagged != NULL)
+		*flagged = alt_pipe_counters(p)->anomaly_traces;
 	bench_pipe_destroy(&sp);
+	return 0;
+}
+
+static int
+run_payloads(const struct alt_pipe_cfg *cfg, const uint8_t *blob, const struct payload *pl,
+	     size_t n, struct result *r)
+{
+	return run_payloads_tmpl(cfg, blob, pl, n, r, NULL, NULL);
+}
+
+/* A model of a template file as the appliance builds it (false-positive
+ * target 0.001, latency factor 5). */
+static const struct alt_tmpl_model *
+load_model(const char *path)
+{
+	struct alt_tmpl_set set;
+	struct alt_tmpl_model_params mp;
+	char err[256];
+	size_t sz;
+	void *mem = NULL;
+	const struct alt_tmpl_model *m = NULL;
+
+	alt_tmpl_set_init(&set);
+	if (alt_tmpl_set_load(&set, path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bench_pipe: --templates %s: %s\n", path, err);
+		goto out;
+	}
+	alt_tmpl_model_params_default(&mp);
+	sz = alt_tmpl_model_memsize(&set, &mp);
+	if (sz == 0 || posix_memalign(&mem, 64, sz) != 0)
+		goto out;
+	m = alt_tmpl_model_build(mem, sz, &set, &mp);
+out:
+	alt_tmpl_set_free(&set);
+	return m;
+}
+
+static void print_json(const char *stage, const char *label, unsigned reps, size_t payloads, size_t frames,
+		       double *secs, const struct result *last);
+
+/* --templates: without and with the checks, alternating; the ratio. */
+static int
+run_cost(const struct alt_pipe_cfg *cfg, const uint8_t *blob, const struct payload *pl, size_t n_pl,
+	 size_t n_fr, const char *label, unsigned reps)
+{
+	double *off = calloc(reps, sizeof(double)), *on = calloc(reps, sizeof(double));
+	double *ratio = calloc(reps, sizeof(double));
+	struct result r0, r1;
+	uint64_t flagged = 0;
+
+	if (off == NULL || on == NULL || ratio == NULL)
+		return -1;
+	for (unsigned r = 0; r < reps; r++) {
+		/* which runs first alternates too (no order bias) */
+		if (r % 2 == 0 && (run_payloads_tmpl(cfg, blob, pl, n_pl, &r0, NULL, NULL) != 0 ||
+				   run_payloads_tmpl(cfg, blob, pl, n_pl, &r1, g_model, &flagged) != 0))
+			return -1;
+		if (r % 2 == 1 && (run_payloads_tmpl(cfg, blob, pl, n_pl, &r1, g_model, &flagged) != 0 ||
+				   run_payloads_tmpl(cfg, blob, pl, n_pl, &r0, NULL, NULL) != 0))
+			return -1;
+		off[r] = r0.secs;
+		on[r] = r1.secs;
+		ratio[r] = r1.secs / r0.secs;
+	}
+	qsort(ratio, reps, sizeof(double), cmp_double);
+	print_json("pipe", label, reps, n_pl, n_fr, off, &r0);
+	print_json("pipe+templates", label, reps, n_pl, n_fr, on, &r1);
+	printf("{\"bench\":\"pipe\",\"stage\":\"templates-cost\",\"format\":\"%s\",\"reps\":%u,"
+	       "\"median_time_ratio\":%.4f,\"min_time_ratio\":%.4f,\"max_time_ratio\":%.4f,"
+	       "\"throughput_cost_pct\":%.2f,\"flagged\":%llu}\n",
+	       label, reps, reps % 2 ? ratio[reps / 2] : (ratio[reps / 2 - 1] + ratio[reps / 2]) / 2, ratio[0],
+	       ratio[reps - 1], 100.0 * (1.0 - 1.0 / (reps % 2 ? ratio[reps / 2] : (ratio[reps / 2 - 1] + ratio[reps / 2]) / 2)),
+	       (unsigned long long)flagged);
+	free(off);
+	free(on);
+	free(ratio);
 	return 0;
 }
 
@@ -484,6 +571,9 @@ main(int argc, char **argv)
 			}
 			n_shards = (unsigned)v;
 			shards_given = true;
+		} else if (strcmp(argv[i], "--templates") == 0 && i + 1 < argc) {
+			if ((g_model = load_model(argv[++i])) == NULL)
+				return 1;
 		} else if (argv[i][0] != '-' && path == NULL) {
 			path = argv[i];
 		} else {
@@ -561,6 +651,13 @@ main(int argc, char **argv)
 	if (secs == NULL)
 		goto oom;
 
+	if (g_model != NULL) {
+		if (run_cost(&cfg, blob, pl, n_pl, n_fr, label, reps) != 0) {
+			fprintf(stderr, "bench_pipe: alt_pipe_create failed\n");
+			return 1;
+		}
+		goto done;
+	}
 	for (unsigned r = 0; r < reps; r++) {
 		if ((shards_given ? run_shards(&cfg, blob, pl, n_pl, &res) : run_payloads(&cfg, blob, pl, n_pl, &res)) != 0) {
 			fprintf(stderr, "bench_pipe: alt_pipe_create failed\n");

@@ -12,7 +12,7 @@
 #define TRUTH_MAX_DEPTH 32
 
 static const char *const anomaly_names[TRUTH_ANOM_COUNT] = {
-	"none", "unexpected_edge", "missing_subtree", "latency", "error",
+	"none", "unexpected_edge", "missing_subtree", "latency", "error", "extra_subtree",
 };
 
 const char *

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Reader of altair-gen's ground truth: JSON lines, one object per trace
  *   {"trace_id":"<32 hex>","template":"..","anomaly":"none|unexpected_edge|
- *    missing_subtree|latency|error","lost_frames":bool,"closes_trace":bool,
+ *    missing_subtree|latency|error|extra_subtree","lost_frames":bool,"closes_trace":bool,
  *    "nodes":[{"id":"<16 hex>","parents":["<16 hex>",..],"service":"..",
  *    "operation":"..","kind":"span|event","start_ns":N,"duration_ns":N,
  *    "error":bool},..]}
@@ -24,6 +24,7 @@ enum truth_anomaly {
 	TRUTH_ANOM_MISSING_SUBTREE,
 	TRUTH_ANOM_LATENCY,
 	TRUTH_ANOM_ERROR,
+	TRUTH_ANOM_EXTRA_SUBTREE,
 	TRUTH_ANOM_COUNT
 };
 
