@@ -540,8 +540,12 @@ alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 void
 alt_dp_ctl_finish(struct alt_dp_app *a)
 {
-	/* Workers are done: take what is left, then every pending epoch. */
-	poll_workers(a);
+	/* Workers are done: take what is left (one poll takes at most
+	 * BLOCK_DRAIN_BURST blocks per worker: poll until the rings are empty,
+	 * or lines held for their last block would be lost), then every
+	 * pending epoch. */
+	while (poll_workers(a) > 0)
+		;
 	flush_epochs(a, UINT64_MAX);
 	alt_dp_tmpl_poll(a, true);
 	for (unsigned i = 0; i < a->nworkers; i++)
