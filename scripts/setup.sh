@@ -9,7 +9,7 @@ pkgs=(build-essential pkg-config meson ninja-build python3
       dpdk dpdk-dev libdpdk-dev libnuma-dev libhyperscan-dev libcunit1-dev libpcap-dev
       tcpdump iproute2)
 if [[ "${1:-}" == "--clients" ]]; then
-	pkgs+=(ruby ruby-jaeger-client)
+	pkgs+=(ruby ruby-jaeger-client tcpreplay)
 	# A machine with its own Node.js (e.g. NodeSource, which bundles npm)
 	# keeps it: Debian's npm would conflict with it.
 	command -v node >/dev/null || pkgs+=(nodejs)
