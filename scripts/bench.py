@@ -204,6 +204,8 @@ class Bench:
         record, no late fragment, and (given a 1-worker reference digest)
         exactly the traces, with the same records, that one worker closes.
         Runs that fail are marked ok=False with the reason."""
+        if self.a.no_verify:
+            return runs
         for r in runs:
             if not r.get("ok"):
                 continue
@@ -358,7 +360,7 @@ class Bench:
         for rep in range(self.a.reps):
             for n in names:
                 log(f"altair {n} workers=1 rep {rep + 1}/{self.a.reps}")
-                runs.setdefault((n, 1), []).append(self.run_altair(n, 1))
+                runs.setdefault((n, 1), []).append(self.run_altair(n, 1, extra=self.a.rate_pools.split()))
         for n in names:
             self.verify(runs[(n, 1)])
             s = self.summarize("altair", n, 1, runs[(n, 1)], input="one net_pcap port (one RX queue)")
@@ -384,7 +386,8 @@ class Bench:
             for rep in range(self.a.reps):
                 for w in (1, 2):
                     log(f"altair {cap} ({mode} queues) workers={w} rep {rep + 1}/{self.a.reps}")
-                    pair[w].append(self.run_altair(cap, w, extra=extra, pcaps=pcaps, label=f"{cap}-{mode}"))
+                    pair[w].append(self.run_altair(cap, w, extra=extra + self.a.rate_pools.split(), pcaps=pcaps,
+                                                   label=f"{cap}-{mode}"))
             self.verify(pair[1])
             ref = next((r["traces_digest"] for r in pair[1] if r.get("ok")), None)
             if ref is None:
@@ -524,13 +527,18 @@ def main():
                          "RX queues), ts, io")
     ap.add_argument("--captures", default="atr,jaeger",
                     help="comma list: which of atr, jaeger the rate, scaling and io parts run")
-    ap.add_argument("--mem-mb", type=int, default=2048, help="EAL -m for the rate runs")
+    ap.add_argument("--mem-mb", type=int, default=4096, help="EAL -m for the rate runs")
     ap.add_argument("--ts-mem-mb", type=int, default=4096, help="EAL -m for the TS workload")
     ap.add_argument("--idle-exit-ms", type=int, default=500)
     ap.add_argument("--hugepages", choices=("auto", "yes", "no"), default="auto",
                     help="auto: hugepages when enough are free (dpdk-hugepages.py -p 2M --setup 4G), else --no-huge")
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--keep", action="store_true", help="keep per-run summary/epochs/time files in --dir")
+    ap.add_argument("--rate-pools", default="--max-nodes 4194304 --max-traces 524288",
+                    help="pool options of the rate and scaling runs: large enough that no trace closes by "
+                         "pressure, or outputs would differ with the number of workers and no run would verify")
+    ap.add_argument("--no-verify", action="store_true",
+                    help="report rates of runs whose output is wrong too (only to measure an older binary)")
     ap.add_argument("--perf", action="store_true",
                     help="instead of the benchmark: perf record -g one 1-worker run per capture and print "
                          "the worker's hot spots")

@@ -484,7 +484,7 @@ int
 alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 {
 	const struct alt_dp_conf *c = a->conf;
-	uint64_t last_rx = 0, last_change = alt_dp_mono_ns();
+	uint64_t last_rx = 0, last_empty = 0, last_change = alt_dp_mono_ns();
 	const uint64_t period = (uint64_t)c->progress_ms * 1000000ULL;
 	uint64_t next_progress = period != 0 && !c->quiet ? a->start_ns + period : UINT64_MAX;
 	uint64_t progress_pkts = 0, progress_ns = a->start_ns;
@@ -496,14 +496,21 @@ alt_dp_ctl_loop(struct alt_dp_app *a, volatile sig_atomic_t *sig)
 
 		alt_dp_tmpl_poll(a, false);
 		if (!stopping) {
-			uint64_t rx = 0;
-			for (unsigned i = 0; i < a->nworkers; i++)
-				/* relaxed: a count, publishes nothing */
+			uint64_t rx = 0, empty = 0;
+			for (unsigned i = 0; i < a->nworkers; i++) {
+				/* relaxed: counts, they publish nothing */
 				rx += __atomic_load_n(&a->workers[i].rx_seen, __ATOMIC_RELAXED);
-			if (rx != last_rx) {
+				empty += __atomic_load_n(&a->workers[i].empty_polls, __ATOMIC_RELAXED);
+			}
+			/* Idle means the ports deliver nothing while the workers
+			 * poll them: a worker busy with a long piece of work (a
+			 * watermark that jumped closes many traces at once) polls
+			 * no port meanwhile, which is not the input ending. */
+			if (rx != last_rx || empty == last_empty) {
 				last_rx = rx;
 				last_change = now;
 			}
+			last_empty = empty;
 			bool idle = c->once && now - last_change >= (uint64_t)c->idle_exit_ms * 1000000ULL;
 			if (now >= next_progress) {
 				progress_print(a, now, &progress_pkts, &progress_ns);

@@ -215,6 +215,8 @@ struct worker {
 	uint32_t idle_loops;
 	/* shared with control (atomics, see comments at use) */
 	uint64_t rx_seen;               /* relaxed-stored copy of rx_pkts */
+	uint64_t empty_polls;           /* relaxed-stored copy of n_empty_polls */
+	uint64_t n_empty_polls;         /* loops that found nothing to do (this lcore only) */
 	uint64_t epoch_progress;        /* epochs < this are in epoch_ring (release) */
 	uint64_t progress;              /* event time below which nothing more is steered from here (release) */
 	/* the time model as of the last 10 ms tick, for telemetry (relaxed) */
