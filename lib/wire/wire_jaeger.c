@@ -872,6 +872,179 @@ us_to_ns(int64_t us)
 	return (uint64_t)us * 1000;
 }
 
+/* A span with nothing seen yet; its attrs will begin at the arena's end.
+ * (rp[] is filled as references are found: nrp says how far.) */
+JAI void
+jspan_init(struct jspan *s, const struct alt_wire_out *out)
+{
+	s->hi = 0;
+	s->lo = 0;
+	s->id = 0;
+	s->pid = 0;
+	s->start = 0;
+	s->dur = 0;
+	s->op.p = NULL;
+	s->op.len = 0;
+	s->refs_at = NULL;
+	s->logs_at = NULL;
+	s->nrp = 0;
+	s->rp_over = false;
+	s->seen = 0;
+	s->attr_start = out->arena_used;
+	s->flags = 0;
+}
+
+/* Span's integer field id (traceIdLow 1, traceIdHigh 2, spanId 3,
+ * parentSpanId 4, startTime 8, duration 9) is v. */
+JAI void
+jspan_set_int(struct jspan *s, int16_t id, int64_t v)
+{
+	switch (id) {
+	case 1:
+		s->lo = (uint64_t)v;
+		s->seen |= SP_LO;
+		break;
+	case 2:
+		s->hi = (uint64_t)v;
+		s->seen |= SP_HI;
+		break;
+	case 3:
+		s->id = (uint64_t)v;
+		s->seen |= SP_ID;
+		break;
+	case 4:
+		s->pid = (uint64_t)v;
+		break;
+	case 8:
+		s->start = v;
+		break;
+	default:
+		s->dur = v;
+		break;
+	}
+}
+
+/* One field of a Span (its header is f) into s; a field of an unexpected
+ * type or id is skipped. References need the trace ID and logs the tags
+ * (the error flag): when they come first, only their place is noted and
+ * jd_span_finish reads them. */
+JAI int
+jd_span_field(struct jr *r, const bool C, unsigned depth, struct alt_wire_out *out,
+	      struct jspan *s, const struct jf *f)
+{
+	int64_t v = 0;
+	int rc;
+
+	switch (f->id) {
+	case 1:
+	case 2:
+	case 3:
+	case 4:
+	case 8:
+	case 9:
+		if (!jt_is_int(f->type))
+			break;
+		rc = jr_int(r, C, f->type, &v);
+		jspan_set_int(s, f->id, v);
+		return rc;
+	case 5:
+		if (f->type != JT_BIN)
+			break;
+		return jr_bin(r, C, &s->op);
+	case 6:
+		if (!jt_is_list(f->type))
+			break;
+		if ((s->seen & (SP_LO | SP_HI)) == (SP_LO | SP_HI))
+			return jd_refs(r, C, depth, out, s);
+		s->refs_at = r->p;
+		return jr_skip(r, C, f->type, true, depth);
+	case 10:
+		if (!jt_is_list(f->type))
+			break;
+		rc = jd_tags(r, C, depth, out, s, true);
+		s->seen |= SP_TAGS;
+		return rc;
+	case 11:
+		if (!jt_is_list(f->type))
+			break;
+		if (s->seen & SP_TAGS)
+			return jd_logs(r, C, depth, out, s);
+		s->logs_at = r->p;
+		return jr_skip(r, C, f->type, true, depth);
+	default:
+		break;
+	}
+	return jr_skip(r, C, f->type, true, depth);
+}
+
+/* After a Span's last field: traceIdLow and a non-zero spanId and trace
+ * ID are required; then the references and logs that came too early are
+ * read where they were noted. */
+JAI int
+jd_span_finish(struct jr *r, const bool C, unsigned depth, struct alt_wire_out *out,
+	       struct jspan *s)
+{
+	int rc;
+
+	if ((s->seen & (SP_LO | SP_ID)) != (SP_LO | SP_ID))
+		return ALT_WIRE_MISSING_FIELD;
+	if (s->id == 0 || (s->lo == 0 && s->hi == 0))
+		return ALT_WIRE_BAD_ID;
+	if (s->refs_at != NULL) {
+		struct jr sub = { s->refs_at, r->end };
+
+		rc = jd_refs(&sub, C, depth, out, s);
+		if (rc)
+			return rc;
+	}
+	if (s->logs_at != NULL) {
+		struct jr sub = { s->logs_at, r->end };
+
+		rc = jd_logs(&sub, C, depth, out, s);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* The span as a record: parentSpanId first, then the reference parents
+ * not already listed, at most ALT_MAX_PARENTS (a longer list counts once
+ * in parents_truncated); times from microseconds to nanoseconds; attrs
+ * are what the tags and logs rendered since the span began. */
+JAI void
+jspan_to_record(const struct jspan *s, struct alt_wire_out *out, struct alt_record *rec)
+{
+	bool over = s->rp_over;
+	unsigned np = 0;
+
+	rec->trace_id.hi = s->hi;
+	rec->trace_id.lo = s->lo;
+	rec->node_id = s->id;
+	if (s->pid != 0)
+		rec->parents[np++] = s->pid;
+	for (unsigned i = 0; i < s->nrp; i++) {
+		if (s->rp[i] == s->pid)
+			continue;
+		if (np == ALT_MAX_PARENTS) {
+			over = true;
+			break;
+		}
+		rec->parents[np++] = s->rp[i];
+	}
+	if (over)
+		out->parents_truncated++;
+	for (unsigned i = np; i < ALT_MAX_PARENTS; i++)
+		rec->parents[i] = 0;
+	rec->parent_count = (uint8_t)np;
+	rec->kind = ALT_KIND_SPAN;
+	rec->flags = s->flags;
+	rec->start_ns = us_to_ns(s->start);
+	rec->duration_ns = us_to_ns(s->dur);
+	rec->operation = s->op;
+	rec->attrs.len = out->arena_used - s->attr_start;
+	rec->attrs.p = rec->attrs.len ? out->arena + s->attr_start : NULL;
+}
+
 /* One Span into rec. depth: the span struct's own depth. */
 JAI int
 jd_span(struct jr *r, const bool C, unsigned depth, struct alt_wire_out *out,
@@ -880,152 +1053,23 @@ jd_span(struct jr *r, const bool C, unsigned depth, struct alt_wire_out *out,
 	struct jspan s;
 	int16_t last = 0;
 	struct jf f;
-	int64_t v = 0;
-	unsigned np;
 	int rc;
 
-	s.hi = 0;
-	s.lo = 0;
-	s.id = 0;
-	s.pid = 0;
-	s.start = 0;
-	s.dur = 0;
-	s.op.p = NULL;
-	s.op.len = 0;
-	s.refs_at = NULL;
-	s.logs_at = NULL;
-	s.nrp = 0;
-	s.rp_over = false;
-	s.seen = 0;
-	s.attr_start = out->arena_used;
-	s.flags = 0;
-
+	jspan_init(&s, out);
 	for (;;) {
 		rc = jr_field(r, C, &last, &f);
 		if (rc)
 			return rc;
 		if (f.type == JT_STOP)
 			break;
-		switch (f.id) {
-		case 1:
-		case 2:
-		case 3:
-		case 4:
-		case 8:
-		case 9:
-			if (!jt_is_int(f.type))
-				goto skip;
-			rc = jr_int(r, C, f.type, &v);
-			switch (f.id) {
-			case 1:
-				s.lo = (uint64_t)v;
-				s.seen |= SP_LO;
-				break;
-			case 2:
-				s.hi = (uint64_t)v;
-				s.seen |= SP_HI;
-				break;
-			case 3:
-				s.id = (uint64_t)v;
-				s.seen |= SP_ID;
-				break;
-			case 4:
-				s.pid = (uint64_t)v;
-				break;
-			case 8:
-				s.start = v;
-				break;
-			default:
-				s.dur = v;
-				break;
-			}
-			break;
-		case 5:
-			if (f.type != JT_BIN)
-				goto skip;
-			rc = jr_bin(r, C, &s.op);
-			break;
-		case 6:
-			if (!jt_is_list(f.type))
-				goto skip;
-			if ((s.seen & (SP_LO | SP_HI)) == (SP_LO | SP_HI)) {
-				rc = jd_refs(r, C, depth, out, &s);
-			} else {
-				s.refs_at = r->p;
-				rc = jr_skip(r, C, f.type, true, depth);
-			}
-			break;
-		case 10:
-			if (!jt_is_list(f.type))
-				goto skip;
-			rc = jd_tags(r, C, depth, out, &s, true);
-			s.seen |= SP_TAGS;
-			break;
-		case 11:
-			if (!jt_is_list(f.type))
-				goto skip;
-			if (s.seen & SP_TAGS) {
-				rc = jd_logs(r, C, depth, out, &s);
-			} else {
-				s.logs_at = r->p;
-				rc = jr_skip(r, C, f.type, true, depth);
-			}
-			break;
-		default:
-skip:
-			rc = jr_skip(r, C, f.type, true, depth);
-			break;
-		}
+		rc = jd_span_field(r, C, depth, out, &s, &f);
 		if (rc)
 			return rc;
 	}
-
-	if ((s.seen & (SP_LO | SP_ID)) != (SP_LO | SP_ID))
-		return ALT_WIRE_MISSING_FIELD;
-	if (s.id == 0 || (s.lo == 0 && s.hi == 0))
-		return ALT_WIRE_BAD_ID;
-	if (s.refs_at != NULL) {
-		struct jr sub = { s.refs_at, r->end };
-
-		rc = jd_refs(&sub, C, depth, out, &s);
-		if (rc)
-			return rc;
-	}
-	if (s.logs_at != NULL) {
-		struct jr sub = { s.logs_at, r->end };
-
-		rc = jd_logs(&sub, C, depth, out, &s);
-		if (rc)
-			return rc;
-	}
-
-	rec->trace_id.hi = s.hi;
-	rec->trace_id.lo = s.lo;
-	rec->node_id = s.id;
-	np = 0;
-	if (s.pid != 0)
-		rec->parents[np++] = s.pid;
-	for (unsigned i = 0; i < s.nrp; i++) {
-		if (s.rp[i] == s.pid)
-			continue;
-		if (np == ALT_MAX_PARENTS) {
-			s.rp_over = true;
-			break;
-		}
-		rec->parents[np++] = s.rp[i];
-	}
-	if (s.rp_over)
-		out->parents_truncated++;
-	for (unsigned i = np; i < ALT_MAX_PARENTS; i++)
-		rec->parents[i] = 0;
-	rec->parent_count = (uint8_t)np;
-	rec->kind = ALT_KIND_SPAN;
-	rec->flags = s.flags;
-	rec->start_ns = us_to_ns(s.start);
-	rec->duration_ns = us_to_ns(s.dur);
-	rec->operation = s.op;
-	rec->attrs.len = out->arena_used - s.attr_start;
-	rec->attrs.p = rec->attrs.len ? out->arena + s.attr_start : NULL;
+	rc = jd_span_finish(r, C, depth, out, &s);
+	if (rc)
+		return rc;
+	jspan_to_record(&s, out, rec);
 	return 0;
 }
 

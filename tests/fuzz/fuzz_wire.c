@@ -17,7 +17,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int init;
-	struct alt_wire_out out = { recs, 4096, 0, arena, sizeof(arena), 0, 0, 0 };
+	struct alt_wire_out out = { .recs = recs, .cap = 4096, .arena = arena, .arena_cap = sizeof(arena) };
 	enum alt_wire_reason r;
 	uint8_t *copy;
 
