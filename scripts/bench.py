@@ -422,6 +422,47 @@ class Bench:
         fixed = pts[(n0, t0)] - per_node * n0 - per_trace * t0
         return {"bytes_per_node_slot": per_node, "bytes_per_trace_slot": per_trace, "fixed_bytes": fixed}
 
+    def part_templates(self, names):
+        """The cost of anomaly detection: templates learned (altair-learn)
+        from a one-worker run of the same capture, then one worker with and
+        without --templates, alternating, same pools; the ratio per pair, then
+        the median. Both outputs must verify (no late record or fragment)."""
+        learn = os.path.join(ROOT, self.a.build, "app/altair-learn/altair-learn")
+        res = {}
+        for n in names:
+            pcap, _ = self.capture(n)
+            dags = os.path.join(self.dir, f"learn-{n}.dags.jsonl")
+            tmpl = os.path.join(self.dir, f"learn-{n}.tmpl")
+            log(f"templates for {n}: --dags full, then altair-learn")
+            r = self.run_altair(n, 1, extra=self.a.rate_pools.split() + ["--dags", dags, "--dag-detail", "full"],
+                                label=f"{n}-learn")
+            if not r.get("ok"):
+                log(f"templates: the learning run failed: {r.get('stderr')}")
+                continue
+            p = subprocess.run([learn, "-o", tmpl, "-q", dags], capture_output=True, text=True)
+            os.unlink(dags)
+            if p.returncode != 0:
+                log(f"templates: altair-learn failed: {p.stderr[-500:]}")
+                continue
+            pair = {"off": [], "on": []}
+            for rep in range(self.a.reps):
+                for mode in ("off", "on"):
+                    extra = self.a.rate_pools.split() + (["--templates", tmpl] if mode == "on" else [])
+                    log(f"altair {n} templates {mode} rep {rep + 1}/{self.a.reps}")
+                    pair[mode].append(self.run_altair(n, 1, extra=extra, label=f"{n}-tmpl-{mode}"))
+            self.verify(pair["off"])
+            self.verify(pair["on"])
+            for mode in ("off", "on"):
+                emit(self.summarize("altair", n, 1, pair[mode], templates=mode))
+            ok = [(a, b) for a, b in zip(pair["off"], pair["on"]) if a.get("ok") and b.get("ok")]
+            if ok:
+                ratio = med(b["rec_per_s"] / a["rec_per_s"] for a, b in ok)
+                emit({"bench": "templates_cost", "capture": n, "ratio_on_over_off": ratio,
+                      "ratios_runs": [round(b["rec_per_s"] / a["rec_per_s"], 3) for a, b in ok],
+                      "note": "1 worker, same pools, per rep then median; cost = 1 - ratio"})
+                res[("templates", n)] = ratio
+        return res
+
     def part_ts(self):
         name = "ts"
         pcap, meta = self.capture(name)
@@ -522,9 +563,9 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--dir", default="/tmp/altair-bench", help="capture cache and scratch directory")
-    ap.add_argument("--only", default="atr,jaeger,scaling,ts,io",
+    ap.add_argument("--only", default="atr,jaeger,scaling,ts,io,templates",
                     help="comma list of parts: atr, jaeger (1-worker rates), scaling (1 vs 2 workers on two "
-                         "RX queues), ts, io")
+                         "RX queues), ts, io, templates (1 worker with and without anomaly templates)")
     ap.add_argument("--captures", default="atr,jaeger",
                     help="comma list: which of atr, jaeger the rate, scaling and io parts run")
     ap.add_argument("--mem-mb", type=int, default=4096, help="EAL -m for the rate runs")
@@ -562,6 +603,8 @@ def main():
                                                         not want & {"atr", "jaeger"}], res).items()})
     if "ts" in want:
         res.update(b.part_ts())
+    if "templates" in want:
+        res.update(b.part_templates(captures))
     # targets
     if ("atr", 1) in res:
         target("atr_records_per_s_1_worker", res[("atr", 1)]["rec_per_s"], ">=", 3e6, "records/s",
@@ -573,6 +616,10 @@ def main():
         if ("ratio", n) in res:
             target(f"scaling_2w_over_1w_{n}", res[("ratio", n)], ">=", 1.7, "x",
                    "same input on two RX queues (two net_pcap ports filled as RSS would fill them); control lcore shares CPU 0 with worker 0")
+    for n in ("atr", "jaeger"):
+        if ("templates", n) in res:
+            target(f"templates_cost_{n}", 1.0 - res[("templates", n)], "<=", 0.10, "fraction of 1-worker rate",
+                   "1 - median rate with --templates / without, per rep")
     if "ts_min" in res:
         t = res["ts_min"]
         target("ts_workload_pools_bytes", t.get("pipeline_bytes"), "<=", 128 * MIB, "bytes",

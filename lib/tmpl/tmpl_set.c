@@ -361,7 +361,7 @@ static int
 parse_record(struct alt_tmpl_set *s, struct parser *p)
 {
 	const char *k = p->fields[0];
-	uint64_t a, b, c, d, e;
+	uint64_t a = 0, b = 0, c = 0, d = 0, e = 0;     /* set by num() before any use */
 	int rc;
 
 	if (strcmp(k, "sample") == 0) {

@@ -26,11 +26,13 @@
  * the repetitions of the per-repetition time ratio.
  *
  * Usage: bench_pipe FILE.pcap [--reps N] [--format-label X] [--max-nodes N] [--critical-path] [--no-thp]
- *                   [--shards N] [--templates FILE]
+ *                   [--shards N] [--warmup-ms N] [--templates FILE]
  * (--critical-path: compute each trace's critical path, as the appliance
  * does only when it writes --dags; off by default like the appliance's
  * benchmark, which writes no per-trace output; --no-thp: keep the tables on
- * 4 KiB pages instead of asking for transparent huge pages)
+ * 4 KiB pages instead of asking for transparent huge pages; --warmup-ms: the
+ * sources' warm-up hold, default the pipeline's, 10 s: a capture shorter than
+ * that is held until the pools run short)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -96,7 +98,7 @@ cmp_double(const void *a, const void *b)
 static void
 usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s FILE.pcap [--reps N] [--format-label X] [--max-nodes N] [--critical-path] [--no-thp]"
+	fprintf(stderr, "usage: %s FILE.pcap [--reps N] [--format-label X] [--max-nodes N] [--critical-path] [--no-thp] [--warmup-ms N]"
 		" [--shards N] [--templates FILE]\n", argv0);
 }
 
@@ -523,6 +525,7 @@ main(int argc, char **argv)
 	const char *path = NULL, *label = NULL;
 	unsigned reps = 5;
 	unsigned long max_nodes = 0;
+	long warmup_ms = -1;            /* -1: the pipeline's default */
 	bool critical = false;
 	struct pcapr pr;
 	struct pcapr_frame f;
@@ -551,6 +554,14 @@ main(int argc, char **argv)
 			critical = true;
 		} else if (strcmp(argv[i], "--no-thp") == 0) {
 			no_thp = true;
+		} else if (strcmp(argv[i], "--warmup-ms") == 0 && i + 1 < argc) {
+			char *end;
+
+			warmup_ms = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || warmup_ms < 0 || warmup_ms > 3600000) {
+				fprintf(stderr, "bench_pipe: --warmup-ms: 0..3600000\n");
+				return 2;
+			}
 		} else if (strcmp(argv[i], "--format-label") == 0 && i + 1 < argc) {
 			label = argv[++i];
 		} else if (strcmp(argv[i], "--max-nodes") == 0 && i + 1 < argc) {
@@ -647,6 +658,8 @@ main(int argc, char **argv)
 	cfg.want_critical_path = critical;
 	if (max_nodes)
 		cfg.max_nodes = (uint32_t)max_nodes;
+	if (warmup_ms >= 0)
+		cfg.warmup_ns = (uint64_t)warmup_ms * 1000000ULL;
 	secs = calloc(reps, sizeof(*secs));
 	if (secs == NULL)
 		goto oom;
