@@ -394,7 +394,7 @@ parse_record(struct alt_tmpl_set *s, struct parser *p)
 		if ((rc = want(p, 6)) || (rc = num(p, 3, "count", &a)) || (rc = num(p, 4, "p50", &b)) ||
 		    (rc = num(p, 5, "p99", &c)))
 			return rc;
-		if (b > c)
+		if (c != 0 && b > c)    /* p99 0: no latency limit (too few samples) */
 			return perr(p, "p50 %" PRIu64 " above p99 %" PRIu64, b, c);
 		return alt_tmpl_set_add_op(s, p->fields[1], p->fields[2], a, b, c) == 0 ? 0 : perr(p, "out of memory");
 	}

@@ -222,6 +222,17 @@ test_file_errors(void)
 	expect_error("altair-templates\t1\nop\ta\tb\t1\t9\t1\n", "line 2: p50 9 above p99 1");
 	expect_error("altair-templates\t1\ntree\t1\t0\t1\tspan\ta\tb\n", "line 2: tree of cluster 1 before");
 	expect_error("altair-templates\t1\nedge\t1\ta\tb\t\t\n", "line 2: edge without a callee");
+	{
+		/* p99 0 is "no latency limit" (too few samples), whatever the p50:
+		 * altair-learn writes such lines for rare operations */
+		const char *t = "altair-templates\t1\nop\temail\tSendReport\t4\t3140000\t0\n";
+		struct alt_tmpl_set s;
+		char err[256];
+
+		alt_tmpl_set_init(&s);
+		CU_ASSERT_EQUAL(alt_tmpl_set_parse(&s, t, strlen(t), err, sizeof(err)), 0);
+		alt_tmpl_set_free(&s);
+	}
 }
 
 /* ---- models and checks ---- */
