@@ -14,6 +14,8 @@
  */
 #include "alt_sources.h"
 
+#include "alt_base.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -94,20 +96,14 @@ slots_for(uint32_t n)
 	return s;
 }
 
-static size_t
-al8(size_t x)
-{
-	return (x + 63) & ~(size_t)63;
-}
-
 size_t
 alt_sources_memsize(const struct alt_sources_params *p)
 {
 	if (!params_ok(p))
 		return 0;
-	return al8(sizeof(struct alt_sources)) + al8(sizeof(struct src) * (size_t)p->max_sources) +
-	       al8(sizeof(uint32_t) * (size_t)slots_for(p->max_sources)) +
-	       2 * al8(sizeof(uint32_t) * (size_t)p->max_sources);
+	return alt_align64(sizeof(struct alt_sources)) + alt_align64(sizeof(struct src) * (size_t)p->max_sources) +
+	       alt_align64(sizeof(uint32_t) * (size_t)slots_for(p->max_sources)) +
+	       2 * alt_align64(sizeof(uint32_t) * (size_t)p->max_sources);
 }
 
 struct alt_sources *
@@ -125,14 +121,14 @@ alt_sources_init(void *mem, const struct alt_sources_params *p)
 	s->cap = p->max_sources;
 	s->mask = ns - 1;
 	s->head = s->tail = NIL;
-	m += al8(sizeof(*s));
+	m += alt_align64(sizeof(*s));
 	s->e = (struct src *)m;
-	m += al8(sizeof(struct src) * (size_t)s->cap);
+	m += alt_align64(sizeof(struct src) * (size_t)s->cap);
 	s->slot = (uint32_t *)m;
 	memset(s->slot, 0, sizeof(uint32_t) * (size_t)ns);
-	m += al8(sizeof(uint32_t) * (size_t)ns);
+	m += alt_align64(sizeof(uint32_t) * (size_t)ns);
 	s->heap = (uint32_t *)m;
-	m += al8(sizeof(uint32_t) * (size_t)s->cap);
+	m += alt_align64(sizeof(uint32_t) * (size_t)s->cap);
 	s->stack = (uint32_t *)m;
 	/* The largest of n lags underestimates the longest a record can wait
 	 * in the sender (its flush interval plus transit). Were the lags of n
@@ -150,17 +146,6 @@ alt_sources_init(void *mem, const struct alt_sources_params *p)
 		s->lag_mul[n] = (uint16_t)(f * 1024.0 + 0.5);
 	}
 	return s;
-}
-
-static inline uint64_t
-mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
 }
 
 /* The disorder allowed this source: the configured one, or 5/4 of the
@@ -315,7 +300,7 @@ list_append(struct alt_sources *s, uint32_t idx)
 static uint32_t
 index_find(const struct alt_sources *s, uint64_t key, uint32_t *slot_out)
 {
-	uint32_t i = (uint32_t)mix64(key) & s->mask;
+	uint32_t i = (uint32_t)alt_mix64(key) & s->mask;
 
 	for (;;) {
 		uint32_t v = s->slot[i];
@@ -346,7 +331,7 @@ index_del(struct alt_sources *s, uint64_t key)
 		j = (j + 1) & s->mask;
 		if (s->slot[j] == 0)
 			break;
-		home = (uint32_t)mix64(s->e[s->slot[j] - 1].key) & s->mask;
+		home = (uint32_t)alt_mix64(s->e[s->slot[j] - 1].key) & s->mask;
 		/* the entry at j may move to i if its home is not in (i, j] */
 		if (((j - home) & s->mask) >= ((j - i) & s->mask)) {
 			s->slot[i] = s->slot[j];
