@@ -219,6 +219,9 @@ struct worker {
 	uint64_t n_empty_polls;         /* loops that found nothing to do (this lcore only) */
 	uint64_t epoch_progress;        /* epochs < this are in epoch_ring (release) */
 	uint64_t progress;              /* event time below which nothing more is steered from here (release) */
+	uint64_t arr_pub;               /* arr_ns for the other workers' replay pacing (relaxed) */
+	uint32_t dry_polls;             /* replay: polls in a row that read nothing (this lcore) */
+	bool rx_dry;                    /* replay: its queues gave nothing for a while (relaxed) */
 	/* the time model as of the last 10 ms tick, for telemetry (relaxed) */
 	struct {
 		uint64_t known, active, went_idle, returned, returned_behind, evicted, released;

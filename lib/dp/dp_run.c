@@ -526,7 +526,38 @@ arrival_clock(struct worker *w, uint64_t rt_ns)
 			a = f;
 	}
 	w->arr_ns = a;
+	/* relaxed: a clock reading for the other workers' pacing */
+	__atomic_store_n(&w->arr_pub, a, __ATOMIC_RELAXED);
 	alt_pipe_clock(w->pipe, a);
+}
+
+/* Replays keep the queues in step. Live, every queue receives in real
+ * time; replayed, each pcap is read as fast as its worker can, and a worker
+ * far ahead in capture time would only pile up what it must hold until
+ * its peers' progress catches up (memory, then pressure). So a replaying
+ * worker more than REPLAY_LEAD_NS of capture time ahead of another replaying
+ * worker reads nothing this loop (it still feeds what is steered to it and
+ * moves its pipeline on). A peer whose queues gave nothing on
+ * REPLAY_DRY_POLLS polls in a row (its capture ended) holds nobody back. */
+#define REPLAY_DRY_POLLS 256
+#define REPLAY_LEAD_NS 50000000ULL
+
+static bool
+replay_ahead(const struct worker *w)
+{
+	if (!w->has_ts || g_app.nworkers < 2 || w->arr_ns == 0)
+		return false;
+	for (unsigned i = 0; i < g_app.nworkers; i++) {
+		const struct worker *o = &g_app.workers[i];
+		/* relaxed: a clock reading; a stale one only delays a read */
+		uint64_t t = __atomic_load_n(&o->arr_pub, __ATOMIC_RELAXED);
+
+		/* a peer whose capture ran dry holds nobody back */
+		if (o != w && o->nq > 0 && t != 0 && w->arr_ns > t + REPLAY_LEAD_NS &&
+		    !__atomic_load_n(&o->rx_dry, __ATOMIC_RELAXED))
+			return true;
+	}
+	return false;
 }
 
 /* The time model for telemetry: whole 64-bit values, relaxed stores
@@ -582,12 +613,18 @@ worker_main(void *arg)
 		alt_pipe_set_templates(w->pipe, __atomic_load_n(&g_app.tmpl.cur, __ATOMIC_ACQUIRE));
 		w->now_ns = base_ns + (uint64_t)((double)(t0 - base_tsc) * ns_per_tsc);
 		arrival_clock(w, w->now_ns + rt_off);
-		for (unsigned q = 0; q < w->nq; q++) {
+		bool paced = replay_ahead(w);
+		for (unsigned q = 0; q < w->nq && !paced; q++) {
 			uint16_t n = rte_eth_rx_burst(w->q[q].port, w->q[q].queue, pkts, burst);
 			if (n > 0) {
 				process_burst(w, pkts, n, w->q[q].replay);
 				got += n;
 			}
+		}
+		if (!paced && w->has_ts) {
+			/* relaxed: a hint for the other workers' pacing */
+			w->dry_polls = got > 0 ? 0 : w->dry_polls + 1;
+			__atomic_store_n(&w->rx_dry, w->dry_polls >= REPLAY_DRY_POLLS, __ATOMIC_RELAXED);
 		}
 		if (g_app.nworkers > 1) {
 			steer_flush(w);
