@@ -11,6 +11,7 @@ usage: test_telemetry.py ALTAIR ALTAIR_GEN      closing line "N passed, N failed
 import json
 import os
 import shutil
+import select
 import signal
 import subprocess
 import sys
@@ -124,9 +125,19 @@ def main(argv):
                               "--log-level", "lib.eal:error", "--vdev", f"net_pcap0,rx_pcap={pcap}", "--",
                               "--progress-ms", "300", "--max-nodes", "65536", "--max-traces", "16384"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.5)
+        # wait for lines as they come (start-up takes longer on a loaded
+        # machine), at most 20 s; then stop it
+        seen, deadline = [], time.time() + 20
+        while len(seen) < 4 and time.time() < deadline and p.poll() is None:
+            r, _, _ = select.select([p.stdout], [], [], 0.5)
+            if r:
+                ln = p.stdout.readline()
+                if not ln:
+                    break
+                seen.append(ln)
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=30)
+        out = "".join(seen) + out
         lines = [x for x in out.splitlines() if x.startswith("altair: ") and " packets (" in x]
         check("progress: a line every --progress-ms", p.returncode == 0 and len(lines) >= 3 and
               f"{packets} packets" in lines[-1] and "dropped: 0 at the port" in lines[-1], out[-1500:])
