@@ -656,8 +656,11 @@ worker_main(void *arg)
 		rte_rcu_qsbr_quiescent(g_app.tmpl.qsv, w->id);
 		if (got == 0) {
 			/* relaxed: a count for the --once idle check (the ports
-			 * are polled and deliver nothing) */
-			__atomic_store_n(&w->empty_polls, ++w->n_empty_polls, __ATOMIC_RELAXED);
+			 * are polled and deliver nothing; a worker held back by
+			 * replay pacing polled none, which is not the input
+			 * ending) */
+			if (!paced)
+				__atomic_store_n(&w->empty_polls, ++w->n_empty_polls, __ATOMIC_RELAXED);
 			/* Idle: let a control lcore that shares this CPU run. */
 			if (++w->idle_loops >= IDLE_SPINS_PER_YIELD) {
 				w->idle_loops = 0;
