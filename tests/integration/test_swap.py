@@ -103,7 +103,11 @@ def main(argv):
                                  "--vdev", f"net_pcap0,rx_pcap={p('t.pcap')}", "--",
                                  "--workers", "2", "--templates", p("A.tmpl"), "--latency-factor", "0",
                                  "--dags", p("d.jsonl"), "--flagged", p("f.jsonl"), "--summary", p("s.json"),
-                                 "--idle-advance-ms", "200", "--quiet", "--max-nodes", "262144",
+                                 "--idle-advance-ms", "200", "--quiet", "--max-nodes", "1048576",
+                                 # the capture (6 s) is shorter than the warm-up,
+                                 # which would hold it whole: pools, not swaps,
+                                 # would then be under test
+                                 "--source-warmup-ms", "0",
                                  "--max-traces", "65536", "--steer-wait-ms", "200",
                                  # room for the lines while the control lcore,
                                  # sharing a CPU with worker 0, falls behind
