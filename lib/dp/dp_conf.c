@@ -149,7 +149,7 @@ alt_dp_conf_default(struct alt_dp_conf *c)
 	c->promisc = true;
 	c->max_encap = 2;
 	c->workers = 1;
-	c->steer_wait_ms = 2;
+	c->steer_wait_ms = 20;
 	c->reorder_ms = 50;
 	c->source_idle_min_ms = 250;
 	c->source_idle_max_ms = 60000;
