@@ -263,6 +263,10 @@ void alt_pipe_peer_progress(struct alt_pipe *p, unsigned peer, uint64_t progress
 /* What this pipe promises its peers: the watermark over the sources it
  * receives from (not over its peers); ALT_SOURCES_NONE before any. */
 uint64_t alt_pipe_progress(struct alt_pipe *p);
+/* Sharded pipes driven from one thread (tests, benchmarks): every pipe
+ * tells every other its progress, as workers do after sending their
+ * steering frames (call it after delivering them). */
+void alt_pipe_exchange_progress(struct alt_pipe *const *pipes, unsigned n);
 /* The templates closed traces are checked against from now on (NULL:
  * none). The model must stay valid until the next call: the appliance
  * calls this once per loop iteration with the pointer it read, and frees

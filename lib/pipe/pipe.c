@@ -844,6 +844,18 @@ alt_pipe_progress(struct alt_pipe *p)
 	return alt_sources_watermark(p->src);
 }
 
+void
+alt_pipe_exchange_progress(struct alt_pipe *const *pipes, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t prog = alt_pipe_progress(pipes[i]);
+
+		for (unsigned o = 0; o < n; o++)
+			if (o != i)
+				alt_pipe_peer_progress(pipes[o], i, prog);
+	}
+}
+
 const struct alt_sources *
 alt_pipe_sources(const struct alt_pipe *p)
 {

@@ -86,14 +86,11 @@ params_ok(const struct alt_sources_params *p)
 	       p->idle_mult >= 1 && p->idle_min_ns <= p->idle_max_ns;
 }
 
+/* Index slots: a power of two, at least twice the entries, at least 16. */
 static uint32_t
 slots_for(uint32_t n)
 {
-	uint32_t s = 16;
-
-	while (s < 2 * n)
-		s <<= 1;
-	return s;
+	return (uint32_t)alt_pow2_at_least(2ull * n < 16 ? 16 : 2ull * n);
 }
 
 size_t

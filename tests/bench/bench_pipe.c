@@ -412,12 +412,11 @@ shards_flush(struct shard *sh)
 	for (unsigned i = 0; i < n_shards; i++)
 		for (unsigned o = 0; o < n_shards; o++)
 			shard_send(&sh[i], o);
-	for (unsigned i = 0; i < n_shards; i++) {
-		uint64_t prog = alt_pipe_progress(sh[i].p);
-		for (unsigned o = 0; o < n_shards; o++)
-			if (o != i)
-				alt_pipe_peer_progress(sh[o].p, i, prog);
-	}
+	struct alt_pipe *pipes[SHARD_MAX];
+
+	for (unsigned i = 0; i < n_shards; i++)
+		pipes[i] = sh[i].p;
+	alt_pipe_exchange_progress(pipes, n_shards);
 }
 
 /* One timed run over the payloads dealt round-robin to n_shards pipes. */

@@ -214,12 +214,7 @@ shards_flush(struct run *r)
 	for (unsigned i = 0; i < r->shards; i++)
 		for (unsigned o = 0; o < r->shards; o++)
 			shard_send(&r->sh[i], o);
-	for (unsigned i = 0; i < r->shards; i++) {
-		uint64_t prog = alt_pipe_progress(r->pipes[i]);
-		for (unsigned o = 0; o < r->shards; o++)
-			if (o != i)
-				alt_pipe_peer_progress(r->pipes[o], i, prog);
-	}
+	alt_pipe_exchange_progress(r->pipes, r->shards);
 }
 
 /* The counters of every pipe of a run, summed. */

@@ -9,10 +9,8 @@ Closing line: "N passed, N failed" (one check per scenario).
 import collections
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import truthcmp  # noqa: E402
@@ -267,28 +265,8 @@ def main(argv):
         return 2
     altair, gen, split = argv[1], argv[2], argv[3]
     names = argv[4:] or list(SCENARIOS)
-    tmp = tempfile.mkdtemp(prefix="altair-it-")
-    passed = failed = 0
-    try:
-        for n in names:
-            try:
-                errs = run_scenario(n, altair, gen, split, tmp)
-            except subprocess.TimeoutExpired as e:
-                errs = [f"timed out: {e}"]
-            if errs:
-                failed += 1
-                print(f"FAIL {n}:")
-                for e in errs:
-                    print(f"     {e}")
-            else:
-                passed += 1
-    finally:
-        if failed == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"(outputs kept in {tmp})")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return truthcmp.run_scenarios(names, lambda n, tmp: run_scenario(n, altair, gen, split, tmp),
+                                  "altair-it-")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ Rules:
 Each trace is one check. Last line: "N passed, N failed".
 """
 import json
+import shutil
+import subprocess
 import sys
+import tempfile
 
 
 def load_jsonl(path):
@@ -94,6 +97,34 @@ def compare(truth, dags, ignore_kind=False, label=""):
             msgs.append(f"{label}trace {tid}: output trace not in the truth")
     return passed, failed, msgs
 
+
+
+def run_scenarios(names, run, prefix):
+    """Run run(name, tmpdir) -> [errors] for every scenario name, print
+    "ok"/"FAIL" lines and the closing "N passed, N failed"; keep the
+    outputs only when something failed. Returns the exit status."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    passed = failed = 0
+    try:
+        for n in names:
+            try:
+                errs = run(n, tmp)
+            except subprocess.TimeoutExpired as e:
+                errs = [f"timed out: {e}"]
+            if errs:
+                failed += 1
+                print(f"FAIL {n}:")
+                for e in errs:
+                    print(f"     {e}")
+            else:
+                passed += 1
+    finally:
+        if failed == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"(outputs kept in {tmp})")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
 
 def main(argv):
     ignore_kind = "--ignore-kind" in argv

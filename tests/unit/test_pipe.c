@@ -216,13 +216,7 @@ h_sync(struct harness *h)
 			if (o != i)
 				stage_send(h, i, o);
 	if (h->exchange && h->n > 1)
-		for (unsigned i = 0; i < h->n; i++) {
-			uint64_t prog = alt_pipe_progress(h->p[i]);
-
-			for (unsigned o = 0; o < h->n; o++)
-				if (o != i)
-					alt_pipe_peer_progress(h->p[o], i, prog);
-		}
+		alt_pipe_exchange_progress(h->p, h->n);
 	for (unsigned i = 0; i < h->n; i++)
 		alt_pipe_advance(h->p[i]);
 }
